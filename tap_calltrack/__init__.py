@@ -1,0 +1,1 @@
+"""tap-calltrack: Calltouch, Comagic (UIS) and CallKeeper for any Singer target."""
