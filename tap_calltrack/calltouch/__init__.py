@@ -1,1 +1,22 @@
+"""Calltouch: calls journal, leads, deals, statistics and call recordings, per site."""
 
+from __future__ import annotations
+
+from tap_calltrack.calltouch.settings import SETTINGS, parse_accounts
+from tap_calltrack.settings import Vendor
+
+
+def stream_classes() -> list[type]:
+    from tap_calltrack.calltouch.streams import STREAMS
+
+    return list(STREAMS)
+
+
+VENDOR = Vendor(
+    name="calltouch",
+    title="Calltouch",
+    settings=SETTINGS,
+    default_limits=(5.0, 5),
+    parse_accounts=parse_accounts,
+    stream_classes=stream_classes,
+)

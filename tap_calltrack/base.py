@@ -1,0 +1,294 @@
+"""What every stream of every vendor shares: accounts as partitions, windows, bookmarks.
+
+A vendor's ``client.py`` subclasses these with its protocol (auth, paging, errors, dates);
+its ``streams.py`` is then mostly declarations.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import requests
+from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.pagination import BaseAPIPaginator
+
+from tap_calltrack import schema_files
+from tap_calltrack.http import AuthError, QuotaExhausted, StreamUnavailable, VendorHttp
+from tap_calltrack.prefetch import OrderedPrefetcher
+from tap_calltrack.settings import Account, parse_instant
+from tap_calltrack.windows import (
+    Window,
+    as_local,
+    day_windows,
+    extraction_start,
+    parse_utc,
+)
+
+if TYPE_CHECKING:
+    from tap_calltrack.tap import TapCalltrack
+
+PROGRESS_EVERY_S = 5.0
+
+
+def vendor_schema(vendor: str, key: str) -> StreamSchema:
+    """A stream's schema file: ``schemas/<vendor>/<key>.json``."""
+    return StreamSchema(SchemaDirectory(schema_files.folder(vendor)), key=key)
+
+
+@dataclass
+class Page:
+    """One decoded answer: the raw response (for SDK paginators) and its records."""
+
+    response: requests.Response
+    body: Any
+    records: list[dict[str, Any]]
+    window: Window | None = None
+
+
+class PaginatorWalk:
+    """A :class:`~tap_calltrack.prefetch.PageWalk` over an SDK paginator.
+
+    ``remaining`` tells, from the first page, every other page's token when the vendor
+    reports a total; otherwise the paginator walks page by page.
+    """
+
+    def __init__(self, paginator: BaseAPIPaginator,
+                 remaining: Callable[[Page], list[Any] | None] = lambda page: None) -> None:
+        self.paginator = paginator
+        self._remaining = remaining
+
+    def first(self) -> Any:
+        return self.paginator.current_value
+
+    def remaining(self, first_page: Page) -> list[Any] | None:
+        return self._remaining(first_page)
+
+    def following(self, token: Any, page: Page) -> Any | None:
+        self.paginator.advance(page.response)
+        return None if self.paginator.finished else self.paginator.current_value
+
+
+class SinglePageWalk:
+    """A window answered in one request."""
+
+    def first(self) -> Any:
+        return None
+
+    def remaining(self, first_page: Page) -> list[Any]:
+        return []
+
+    def following(self, token: Any, page: Page) -> None:
+        return None
+
+
+class Progress:
+    """INFO lines at most every few seconds: window i of N, records, request rate."""
+
+    def __init__(self, logger: logging.Logger, stream: str, account: Account, http: VendorHttp):
+        self._logger = logger
+        self._what = f"{stream} [{account.label}]"
+        self._http = http
+        self._started = time.monotonic()
+        self._requests_at_start = http.counts["requests"]
+        self._last_report = self._started
+        self.records = 0
+        self.window_index = 0
+        self.windows = 0
+
+    def step(self, records: int, window_done: bool) -> None:
+        self.records += records
+        self.window_index += window_done
+        now = time.monotonic()
+        if now - self._last_report >= PROGRESS_EVERY_S:
+            self.report(now)
+
+    def report(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._last_report = now
+        elapsed = max(now - self._started, 1e-9)
+        rate = (self._http.counts["requests"] - self._requests_at_start) / elapsed
+        self._logger.info("%s: window %d of %d, %d records, %.2f requests/s", self._what,
+                          self.window_index, self.windows, self.records, rate)
+
+
+class CalltrackStream(RESTStream[Any]):
+    """Base of all streams: one SDK partition per configured account of the vendor."""
+
+    vendor: ClassVar[str]
+    #: Streams sharing an endpoint family skip together when an account lacks it.
+    skip_group: ClassVar[str | None] = None
+    #: The tap normalises types itself (see each vendor's post_process): the SDK's
+    #: recursive conformance is most of its per-record cost, and it would turn the string
+    #: "false" into True in boolean fields.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reported_fields: set[str] = set()
+
+    @property
+    def tap(self) -> TapCalltrack:
+        return self._tap  # type: ignore[return-value]
+
+    @property
+    def url_base(self) -> str:
+        return self.tap.vendor_setting(self.vendor, "api_url")
+
+    @property
+    def http(self) -> VendorHttp:
+        return self.tap.vendor_http(self.vendor)
+
+    @property
+    def accounts(self) -> list[Account]:
+        return self.tap.accounts(self.vendor)
+
+    @property
+    def partitions(self) -> list[dict[str, Any]] | None:
+        return [account.context for account in self.accounts]
+
+    @cached_property
+    def _accounts_by_context(self) -> dict[tuple, Account]:
+        return {context_key(account.context): account for account in self.accounts}
+
+    def account_for(self, context: Mapping[str, Any] | None) -> Account:
+        account = self._accounts_by_context.get(context_key(context or {}))
+        if account is None:
+            raise LookupError(f"{self.name}: no configured account matches {context}")
+        return account
+
+    @cached_property
+    def _known_fields(self) -> frozenset[str]:
+        return frozenset(self.schema.get("properties", {}))
+
+    def report_unknown_fields(self, record: Mapping[str, Any]) -> None:
+        """Log, once per stream, fields the schema does not declare (they pass through)."""
+        unknown = record.keys() - self._known_fields
+        if unknown and not unknown <= self._reported_fields:
+            new = sorted(unknown - self._reported_fields)
+            self._reported_fields.update(new)
+            self.logger.warning("%s: fields not in the schema (passed through as sent): %s",
+                                self.name, ", ".join(new))
+
+    def describe(self, account: Account, window: Window | None = None, page: Any = None) -> str:
+        """How errors and retries name a request: vendor, stream, account, window, page."""
+        text = f"{self.vendor} {self.name} [{account.label}]"
+        if window is not None:
+            text += f" window {window}"
+        if page is not None:
+            text += f" page {page}"
+        return text
+
+    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
+        account = self.account_for(context)
+        run = self.tap.run_status
+        group = self.skip_group or self.name
+        if not run.may_extract(account, group):
+            return
+        try:
+            yield from self.records_for(account, context)
+        except AuthError as exc:
+            run.fail_account(account, exc)
+        except StreamUnavailable as exc:
+            run.skip_stream(account, group, exc)
+        except QuotaExhausted as exc:
+            run.exhaust_vendor(self.vendor, exc)
+
+    def records_for(self, account: Account, context: Mapping[str, Any] | None
+                    ) -> Iterator[dict[str, Any]]:
+        """Every record of one account (the vendor's protocol goes here)."""
+        raise NotImplementedError
+
+    # The SDK's own request loop is not used (pages come from the prefetcher), but it
+    # insists on a paginator factory and a parser.
+    def get_new_paginator(self) -> BaseAPIPaginator | None:
+        return None
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        raise NotImplementedError("pages are decoded by the vendor client")
+
+
+class WindowedStream(CalltrackStream):
+    """An incremental stream read in date windows, with a bookmark per account.
+
+    The bookmark is the end of the last window whose records were all emitted (canonical
+    UTC), never a record's own value: records of a window arrive in the vendor's order,
+    and a window is the unit that is known to be complete.
+    """
+
+    #: Setting (in the vendor's section) holding the window size in days, and its default.
+    window_setting: ClassVar[str]
+    window_default_days: ClassVar[int] = 7
+
+    def window_days(self, account: Account) -> int:
+        value = self.tap.vendor_setting(self.vendor, self.window_setting)
+        return int(value or self.window_default_days)
+
+    def windows_for(self, account: Account, context: Mapping[str, Any] | None) -> list[Window]:
+        tz = account.timezone
+        config = self.config
+        start = as_local(parse_instant(config["start_date"], "start_date"), tz,
+                         date_means_end=False)
+        end_setting = config.get("end_date")
+        end = (as_local(parse_instant(end_setting, "end_date"), tz, date_means_end=True)
+               if end_setting else self.tap.run_started_at.astimezone(tz))
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        start = extraction_start(start, bookmark, int(config.get("lookback_days", 1)))
+        return day_windows(start, end, self.window_days(account))
+
+    def advance_bookmark(self, context: Mapping[str, Any] | None, window: Window) -> None:
+        """Record that every record up to ``window.end`` has been emitted; write STATE."""
+        state = self.get_context_state(context)
+        current = state.get("replication_key_value")
+        value = window.end_bookmark
+        if current and state.get("replication_key") == self.replication_key and \
+                parse_utc(str(current)) >= window.end:
+            return
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = value
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _increment_stream_state(self, latest_record: dict, *, context: Any = None) -> None:
+        """Bookmarks move per window in :meth:`advance_bookmark`, never per record."""
+
+    # --- fetching ----------------------------------------------------------------------
+
+    def fetch_page(self, account: Account, window: Window, token: Any) -> Page:
+        """One request of one window (runs on the vendor's worker pool)."""
+        raise NotImplementedError
+
+    def new_walk(self, account: Account, window: Window) -> Any:
+        """A :class:`~tap_calltrack.prefetch.PageWalk` for one window."""
+        raise NotImplementedError
+
+    def pages(self, account: Account, windows: list[Window]) -> Iterator[tuple[Window, Page, bool]]:
+        ahead = self.http.limits.max_concurrent_requests * 2
+        prefetcher: OrderedPrefetcher[Window, Page] = OrderedPrefetcher(
+            fetch=lambda window, token: self.fetch_page(account, window, token),
+            submit=self.http.submit,
+            new_walk=lambda window: self.new_walk(account, window),
+            ahead=ahead,
+        )
+        return prefetcher.run(windows)
+
+    def records_for(self, account: Account, context: Mapping[str, Any] | None
+                    ) -> Iterator[dict[str, Any]]:
+        windows = self.windows_for(account, context)
+        progress = Progress(self.logger, self.name, account, self.http)
+        progress.windows = len(windows)
+        for window, page, window_done in self.pages(account, windows):
+            yield from page.records
+            progress.step(len(page.records), window_done)
+            if window_done:
+                self.advance_bookmark(context, window)
+        progress.report()
+
+
+def context_key(context: Mapping[str, Any]) -> tuple:
+    return tuple(sorted(context.items()))

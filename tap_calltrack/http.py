@@ -1,0 +1,230 @@
+"""The one HTTP layer of all vendors: throttle, bounded concurrency, retries, clear errors.
+
+One :class:`VendorHttp` exists per vendor per process, shared by every account and stream
+of that vendor, so the vendor's ceiling (Calltouch: 5 requests/s per IP) holds for the run
+as a whole. The SDK has no client-side throttle and ignores ``Retry-After``; this layer
+adds both, and never lets a URL or body with a secret into a message (see redaction.py for
+the stderr safety net).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import backoff
+import msgspec
+import requests
+from pyrate_limiter import Limiter, Rate
+from requests.adapters import HTTPAdapter
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_calltrack.settings import VendorLimits
+
+T = TypeVar("T")
+LOGGER = logging.getLogger("tap_calltrack.http")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_SINGLE_WAIT_S = 600.0
+# pyrate-limiter keeps this margin between windows: it absorbs scheduling jitter so the
+# vendor, counting arrivals, never sees one request too many in a second.
+LIMITER_BUFFER_MS = 50
+_JSON = msgspec.json.Decoder()
+
+
+class RetryableError(RetriableAPIError):
+    """A failure worth another try (429, 5xx, reset, timeout, broken body)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FatalError(FatalAPIError):
+    """A failure another try will not fix."""
+
+
+class AuthError(FatalError):
+    """Credentials refused or no rights: stop this account, go on with the others."""
+
+
+class StreamUnavailable(FatalError):
+    """The endpoint is not available to this account: skip the stream for it, warn once."""
+
+
+class QuotaExhausted(FatalError):
+    """The vendor's daily budget is spent: stop this vendor; state lets the next run resume."""
+
+
+class ExtractionError(FatalError):
+    """Retries ran out; the message names vendor, stream, account and window."""
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: either a number or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def status_error(response: requests.Response) -> Exception | None:
+    """The exception an HTTP status stands for, or None for 2xx/3xx."""
+    status = response.status_code
+    reason = f"HTTP {status} {response.reason or ''}".strip()
+    if status in RETRY_STATUSES:
+        return RetryableError(reason, retry_after=retry_after_seconds(
+            response.headers.get("Retry-After")))
+    if status in (401, 403):
+        return AuthError(f"{reason}: the token was refused or has no rights")
+    if status >= 400:
+        return FatalError(reason)
+    return None
+
+
+def decode_json(response: requests.Response) -> Any:
+    """The JSON body of a successful answer; HTML or broken JSON is a retryable failure."""
+    error = status_error(response)
+    if error is not None:
+        raise error
+    body = response.content
+    if body[:1] == b"<" or "html" in response.headers.get("Content-Type", ""):
+        raise RetryableError("the answer is HTML, not JSON")
+    try:
+        return _JSON.decode(body)
+    except msgspec.DecodeError:
+        raise RetryableError(f"the answer is not valid JSON ({len(body)} bytes)") from None
+
+
+def limiter_rate(requests_per_second: float) -> Rate:
+    """A pyrate Rate for a per-second ceiling (fractional ceilings widen the interval)."""
+    if requests_per_second >= 1:
+        return Rate(int(requests_per_second), 1000)
+    return Rate(1, round(1000 / requests_per_second))
+
+
+class VendorHttp:
+    """Session, throttle, worker pool and retry policy of one vendor."""
+
+    def __init__(self, vendor: str, limits: VendorLimits, user_agent: str) -> None:
+        self.vendor = vendor
+        self.limits = limits
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_maxsize=limits.max_concurrent_requests + 2)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = user_agent
+        self._limiter = Limiter(limiter_rate(limits.max_requests_per_second),
+                                buffer_ms=LIMITER_BUFFER_MS)
+        self._pool: ThreadPoolExecutor | None = None
+        self._hold_until = 0.0
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    # --- pacing -------------------------------------------------------------------------
+
+    def hold(self, seconds: float, reason: str) -> None:
+        """Make every request of this vendor wait ``seconds`` (a quota about to run out)."""
+        with self._lock:
+            until = time.monotonic() + seconds
+            if until > self._hold_until:
+                self._hold_until = until
+                LOGGER.info("%s: pausing requests for %.1f s: %s", self.vendor, seconds, reason)
+
+    def _pace(self) -> None:
+        wait = self._hold_until - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._limiter.try_acquire(self.vendor)
+
+    # --- requests -----------------------------------------------------------------------
+
+    def _wait_times(self) -> Generator[float, BaseException, None]:
+        """Exponential backoff with jitter; an explicit Retry-After wins."""
+        attempt = 0
+        error = yield 0.0
+        while True:
+            attempt += 1
+            told = getattr(error, "retry_after", None)
+            if told is not None:
+                delay = min(told, MAX_SINGLE_WAIT_S)
+            else:
+                delay = min(60.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            error = yield delay
+
+    def call(
+        self,
+        send: Callable[[requests.Session], requests.Response],
+        decode: Callable[[requests.Response], T],
+        what: str,
+    ) -> T:
+        """Send (paced) and decode, retrying what :class:`RetryableError` marks retryable."""
+
+        def attempt() -> T:
+            self._pace()
+            self._count("requests")
+            try:
+                response = send(self.session)
+            except requests.exceptions.Timeout:
+                raise RetryableError("the vendor did not answer in time") from None
+            except (requests.exceptions.ConnectionError,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
+                raise RetryableError(f"connection failed ({type(exc).__name__})") from None
+            self._count(f"status_{response.status_code}")
+            return decode(response)
+
+        def log_retry(details: dict[str, Any]) -> None:
+            self._count("retries")
+            LOGGER.warning("%s: %s; retry %d of %d in %.1f s", what, details["exception"],
+                           details["tries"], self.limits.max_tries - 1, details["wait"])
+
+        retrying = backoff.on_exception(
+            self._wait_times, RetryableError, max_tries=self.limits.max_tries,
+            jitter=None, on_backoff=log_retry, logger=None,
+        )(attempt)
+        try:
+            return retrying()
+        except RetryableError as exc:
+            raise ExtractionError(
+                f"{what}: gave up after {self.limits.max_tries} tries: {exc}") from None
+        except FatalError as exc:
+            raise type(exc)(f"{what}: {exc}") from None
+
+    def get_json(self, url: str, params: dict[str, Any] | None, what: str,
+                 decode: Callable[[requests.Response], T] = decode_json) -> T:
+        timeout = self.limits.request_timeout
+        return self.call(lambda s: s.get(url, params=params, timeout=timeout), decode, what)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``fn`` on this vendor's worker pool (bounded by max_concurrent_requests)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.limits.max_concurrent_requests,
+                                                thread_name_prefix=self.vendor)
+            pool = self._pool
+        return pool.submit(fn, *args)
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.counts[key] += 1
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self.session.close()

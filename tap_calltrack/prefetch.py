@@ -1,0 +1,113 @@
+"""Keep requests in flight up to the vendor's bound while records come out in order.
+
+A stream's work is a list of windows; each window is one or more pages. The first page
+of a window often tells how many pages there are (Calltouch ``pageTotal``, Comagic
+``total_items``): then the other pages are fetched together. Otherwise pages are walked
+one by one, while later windows' first pages are fetched ahead. Either way the consumer
+sees pages strictly in (window, page) order, so records are emitted deterministically and
+a window is known to be complete when its last page has been consumed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+W = TypeVar("W")
+P = TypeVar("P")
+
+
+class PageWalk(Protocol[P]):
+    """How one window is paged (usually built on an SDK paginator)."""
+
+    def first(self) -> Any:
+        """The token of the first page."""
+
+    def remaining(self, first_page: P) -> list[Any] | None:
+        """Every other page's token when the first page tells the total, else None."""
+
+    def following(self, token: Any, page: P) -> Any | None:
+        """The token after ``token`` when walking page by page; None at the end."""
+
+
+@dataclass
+class _Slot(Generic[W, P]):
+    window: W
+    walk: PageWalk[P]
+    token: Any
+    is_first: bool
+    planned: bool = False  # the page belongs to a known-total plan: no walking on
+    future: Future[P] | None = field(default=None, repr=False)
+
+
+class OrderedPrefetcher(Generic[W, P]):
+    """Fetch pages concurrently (via ``submit``), hand them out in order."""
+
+    def __init__(
+        self,
+        fetch: Callable[[W, Any], P],
+        submit: Callable[..., Future[P]],
+        new_walk: Callable[[W], PageWalk[P]],
+        ahead: int,
+    ) -> None:
+        self._fetch = fetch
+        self._submit = submit
+        self._new_walk = new_walk
+        self._ahead = max(1, ahead)
+
+    def run(self, windows: Iterable[W]) -> Iterator[tuple[W, P, bool]]:
+        """Yield ``(window, page, window_complete)`` in order."""
+        pending_windows = iter(windows)
+        slots: deque[_Slot[W, P]] = deque()
+        try:
+            while True:
+                self._fill(slots, pending_windows)
+                if not slots:
+                    return
+                slot = slots.popleft()
+                assert slot.future is not None
+                page = slot.future.result()
+                self._plan_next(slot, page, slots)
+                complete = not slots or slots[0].window is not slot.window
+                yield slot.window, page, complete
+        finally:
+            for slot in slots:
+                if slot.future is not None:
+                    slot.future.cancel()
+
+    def _fill(self, slots: deque[_Slot[W, P]], windows: Iterator[W]) -> None:
+        """Submit queued pages in order, and open new windows, up to ``ahead`` in flight."""
+        in_flight = sum(1 for slot in slots if slot.future is not None)
+        for slot in slots:
+            if in_flight >= self._ahead:
+                return
+            if slot.future is None:
+                slot.future = self._submit(self._fetch, slot.window, slot.token)
+                in_flight += 1
+        while in_flight < self._ahead or not slots:
+            window = next(windows, None)
+            if window is None:
+                return
+            walk = self._new_walk(window)
+            slot = _Slot(window, walk, walk.first(), is_first=True)
+            slot.future = self._submit(self._fetch, window, slot.token)
+            slots.append(slot)
+            in_flight += 1
+
+    @staticmethod
+    def _plan_next(slot: _Slot[W, P], page: P, slots: deque[_Slot[W, P]]) -> None:
+        """Queue the window's next page(s) right after the page just consumed."""
+        if slot.is_first:
+            tokens = slot.walk.remaining(page)
+            if tokens is not None:
+                for token in reversed(tokens):
+                    slots.appendleft(_Slot(slot.window, slot.walk, token, False, planned=True))
+                return
+        if slot.planned:
+            return
+        token = slot.walk.following(slot.token, page)
+        if token is not None:
+            slots.appendleft(_Slot(slot.window, slot.walk, token, is_first=False))

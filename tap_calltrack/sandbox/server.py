@@ -1,0 +1,375 @@
+"""calltrack-sandbox: one local HTTP server emulating Calltouch, Comagic and CallKeeper.
+
+Each vendor lives under its own prefix (``/calltouch``, ``/comagic``, ``/callkeeper``) so
+pointing the three ``api_url`` settings at one port runs the whole tap offline. On top of
+the vendor behaviour the server adds what tests and benchmarks need: latency, a
+per-client request ceiling answered with 429, injected faults, and counters
+(``GET /_sandbox/stats``, ``POST /_sandbox/reset``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import email.utils
+import json
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from tap_calltrack.sandbox.world import World
+
+FAULT_KINDS = ("429", "5xx", "reset", "timeout", "garbage", "html")
+
+
+@dataclass
+class SandboxRequest:
+    method: str
+    path: str  # without the vendor prefix
+    raw_query: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    client: str
+    base_url: str  # e.g. http://127.0.0.1:8765
+
+
+@dataclass
+class SandboxResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json;charset=UTF-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, **headers: str) -> SandboxResponse:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(status, body, headers=headers)
+
+    @classmethod
+    def html(cls, text: str, status: int = 200) -> SandboxResponse:
+        page = f"<!DOCTYPE html><html><head><title>{text}</title></head><body>{text}</body></html>"
+        return cls(status, page.encode(), "text/html; charset=UTF-8")
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class VendorApp(Protocol):
+    """A vendor emulator: the paths under its prefix, its accounts and its error shapes."""
+
+    prefix: str
+
+    def handle(self, request: SandboxRequest) -> SandboxResponse: ...
+
+    def too_many_requests(self, retry_after: str) -> SandboxResponse: ...
+
+    def tap_config(self, base_url: str) -> dict[str, Any]: ...
+
+
+@dataclass
+class SandboxOptions:
+    port: int = 0
+    seed: int = 1
+    latency_ms: float = 0.0
+    rate_limit: float = 0.0  # requests per second per client and vendor; 0 = none
+    records: int = 300  # calls per account over the data span
+    faults: dict[str, float] = field(default_factory=dict)
+    timeout_ms: float = 5000.0  # how long a "timeout" fault stalls
+    accounts: int = 2
+    first_day: dt.date = dt.date(2024, 1, 1)
+    days: int = 91
+    access_log: bool = False
+    calltouch_points: int = 0  # successful requests per Calltouch site; 0 = unlimited
+
+    @property
+    def world(self) -> World:
+        return World(self.seed, self.records, self.first_day, self.days)
+
+
+def parse_faults(spec: str | None) -> dict[str, float]:
+    """``429=0.05,reset=0.02`` or ``all=0.2`` (spread evenly over every kind)."""
+    faults: dict[str, float] = {}
+    for part in filter(None, (spec or "").split(",")):
+        kind, _, rate = part.partition("=")
+        kind = kind.strip()
+        value = float(rate)
+        if not 0 <= value <= 1:
+            raise ValueError(f"fault rate of {kind} must be between 0 and 1")
+        if kind == "all":
+            faults.update({k: value / len(FAULT_KINDS) for k in FAULT_KINDS})
+        elif kind in FAULT_KINDS:
+            faults[kind] = value
+        else:
+            raise ValueError(f"unknown fault kind {kind!r}; known: all, {', '.join(FAULT_KINDS)}")
+    return faults
+
+
+class Sandbox:
+    """The vendor apps plus the cross-cutting controls; independent of the HTTP plumbing."""
+
+    def __init__(self, options: SandboxOptions, apps: list[VendorApp]) -> None:
+        self.options = options
+        self.apps = sorted(apps, key=lambda app: len(app.prefix), reverse=True)
+        self.counts: Counter[str] = Counter()
+        self._recent: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._rng = random.Random(options.seed)
+
+    def app_for(self, path: str) -> VendorApp | None:
+        for app in self.apps:
+            if path == app.prefix or path.startswith(app.prefix + "/"):
+                return app
+        return None
+
+    def count(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self.counts[key] += 1
+
+    def over_limit(self, client: str, vendor: str) -> bool:
+        """Sliding one-second window of accepted requests per client and vendor."""
+        limit = self.options.rate_limit
+        if limit <= 0:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent[(client, vendor)]
+            while recent and now - recent[0] >= 1.0:
+                recent.popleft()
+            if len(recent) >= limit:
+                return True
+            recent.append(now)
+            return False
+
+    def draw_fault(self) -> str | None:
+        with self._lock:
+            roll = self._rng.random()
+        for kind, rate in self.options.faults.items():
+            if roll < rate:
+                return kind
+            roll -= rate
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self.counts)
+
+    def tap_config(self, base_url: str) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "start_date": self.options.first_day.isoformat(),
+            "end_date": (self.options.first_day + dt.timedelta(days=self.options.days - 1)
+                         ).isoformat(),
+        }
+        for app in self.apps:
+            config.update(app.tap_config(base_url))
+        return config
+
+
+def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "calltrack-sandbox"
+
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            if sandbox.options.access_log:
+                sys.stderr.write(f"sandbox: {self.command} {urlsplit(self.path).path}\n")
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            split = urlsplit(self.path)
+            if split.path.startswith("/_sandbox/"):
+                return self._control(split.path)
+            app = sandbox.app_for(split.path)
+            if app is None:
+                return self._send(SandboxResponse.html("Not Found", 404))
+            vendor = app.prefix.strip("/")
+            sandbox.count("requests", f"requests_{vendor}")
+            if sandbox.options.latency_ms:
+                time.sleep(sandbox.options.latency_ms / 1000)
+            if sandbox.over_limit(self.client_address[0], vendor):
+                sandbox.count("429", f"429_{vendor}", "429_rate_limit")
+                return self._send(app.too_many_requests("1"))
+            fault = sandbox.draw_fault()
+            if fault is not None:
+                sandbox.count(f"fault_{fault}")
+            request = SandboxRequest(
+                method=self.command, path=split.path[len(app.prefix):] or "/",
+                raw_query=split.query, query=dict(parse_qsl(split.query, keep_blank_values=True)),
+                headers={k.lower(): v for k, v in self.headers.items()}, body=body,
+                client=self.client_address[0], base_url=f"http://{self.headers.get('Host')}",
+            )
+            self._send_with_fault(fault, app, request)
+
+        def _send_with_fault(self, fault: str | None, app: VendorApp,
+                             request: SandboxRequest) -> None:
+            if fault == "reset":
+                return self._reset()
+            if fault == "timeout":
+                time.sleep(sandbox.options.timeout_ms / 1000)
+            if fault == "429":
+                sandbox.count("429", f"429_{app.prefix.strip('/')}")
+                return self._send(app.too_many_requests(_retry_after_value(sandbox)))
+            if fault == "5xx":
+                status = random.choice((500, 502, 503, 504))
+                return self._send(SandboxResponse.html(f"{status} Server Error", status))
+            if fault == "html":
+                return self._send(SandboxResponse.html("502 Bad Gateway (nginx)", 200))
+            response = app.handle(request)
+            if fault == "garbage" and response.ok and response.content_type.startswith("app"):
+                response = SandboxResponse(200, response.body[: max(1, len(response.body) // 2)])
+            sandbox.count(f"status_{response.status}")
+            self._send(response)
+
+        def _control(self, path: str) -> None:
+            if path == "/_sandbox/stats":
+                return self._send(SandboxResponse.json(sandbox.stats()))
+            if path == "/_sandbox/reset" and self.command == "POST":
+                with sandbox._lock:
+                    sandbox.counts.clear()
+                return self._send(SandboxResponse.json({"reset": True}))
+            if path == "/_sandbox/config":
+                base = f"http://{self.headers.get('Host')}"
+                return self._send(SandboxResponse.json(sandbox.tap_config(base)))
+            self._send(SandboxResponse.json({"error": "unknown control path"}, 404))
+
+        def _send(self, response: SandboxResponse) -> None:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(response.body)
+
+        def _reset(self) -> None:
+            """Abort the TCP connection (RST) without an answer."""
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+
+    return Handler
+
+
+def _retry_after_value(sandbox: Sandbox) -> str:
+    """Alternate the two forms RFC 9110 allows: delta-seconds and an HTTP date."""
+    sandbox.count("retry_after_sent")
+    if sandbox.counts["retry_after_sent"] % 2:
+        return "1"
+    return email.utils.format_datetime(
+        dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2), usegmt=True)
+
+
+class SandboxServer:
+    """A running sandbox (in a background thread), for in-process tests."""
+
+    def __init__(self, options: SandboxOptions) -> None:
+        self.sandbox = Sandbox(options, default_apps(options))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", options.port),
+                                         _handler_class(self.sandbox))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def tap_config(self) -> dict[str, Any]:
+        return self.sandbox.tap_config(self.url)
+
+    def __enter__(self) -> SandboxServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def default_apps(options: SandboxOptions) -> list[VendorApp]:
+    """Every vendor app that exists (each module registers one factory)."""
+    apps: list[VendorApp] = []
+    for factory in APP_FACTORIES:
+        apps.append(factory(options))
+    return apps
+
+
+def _calltouch(options: SandboxOptions) -> VendorApp:
+    from tap_calltrack.sandbox.calltouch import CalltouchApp
+
+    return CalltouchApp(options)
+
+
+APP_FACTORIES: list[Callable[[SandboxOptions], VendorApp]] = [_calltouch]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="calltrack-sandbox",
+        description="Local emulator of the Calltouch, Comagic and CallKeeper APIs.")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=float, default=0.0,
+                        help="requests per second per client and vendor; more get 429")
+    parser.add_argument("--records", type=int, default=300, help="calls per account")
+    parser.add_argument("--faults", default="",
+                        help="e.g. 429=0.05,5xx=0.05,reset=0.02,timeout=0.02,garbage=0.03,"
+                             "html=0.03 or all=0.2")
+    parser.add_argument("--timeout-ms", type=float, default=5000.0,
+                        help="how long a 'timeout' fault stalls before answering")
+    parser.add_argument("--accounts", type=int, default=2, help="accounts per vendor")
+    parser.add_argument("--first-day", type=dt.date.fromisoformat, default=dt.date(2024, 1, 1))
+    parser.add_argument("--days", type=int, default=91)
+    parser.add_argument("--access-log", action="store_true")
+    parser.add_argument("--calltouch-points", type=int, default=0,
+                        help="daily API points per Calltouch site (one per request); 0 = unlimited")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print a tap config for this sandbox and exit")
+    args = parser.parse_args(argv)
+    try:
+        faults = parse_faults(args.faults)
+    except ValueError as exc:
+        parser.error(str(exc))
+    options = SandboxOptions(
+        port=args.port, seed=args.seed, latency_ms=args.latency_ms, rate_limit=args.rate_limit,
+        records=args.records, faults=faults, timeout_ms=args.timeout_ms,
+        accounts=args.accounts, first_day=args.first_day, days=args.days,
+        access_log=args.access_log, calltouch_points=args.calltouch_points,
+    )
+    server = SandboxServer(options)
+    if args.print_config:
+        print(json.dumps(server.tap_config(), ensure_ascii=False, indent=2))
+        server.httpd.server_close()
+        return
+    print(f"calltrack-sandbox listening on {server.url}", flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""TapCalltrack: the config schema and the streams of the configured vendors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+import click
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers._util import utc_now
+
+from tap_calltrack import redaction
+from tap_calltrack.calltouch import VENDOR as CALLTOUCH
+from tap_calltrack.http import FatalError, VendorHttp
+from tap_calltrack.run_status import RunStatus
+from tap_calltrack.settings import (
+    COMMON_PROPERTIES,
+    Account,
+    ConfigError,
+    Vendor,
+    VendorLimits,
+    check_common,
+    secret_values,
+    section_of,
+    vendor_limits,
+)
+
+VENDORS: list[Vendor] = [CALLTOUCH]
+
+
+class TapCalltrack(Tap):
+    """Calls, leads, deals, statistics and recordings of Calltouch, Comagic and CallKeeper."""
+
+    name = "tap-calltrack"
+    package_name = "tap-calltrack"
+    message_writer_class = MsgSpecWriter
+
+    config_jsonschema = th.PropertiesList(
+        *COMMON_PROPERTIES,
+        *(vendor.settings for vendor in VENDORS),
+    ).to_dict()
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.run_started_at = utc_now().replace(microsecond=0)
+        self.run_status = RunStatus(self.logger)
+        self._http: dict[str, VendorHttp] = {}
+        super().__init__(**kwargs)
+        redaction.install(secret_values(self.config))
+
+    # --- config ------------------------------------------------------------------------
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Our own checks: they name the bad setting and never echo its value."""
+        redaction.install(secret_values(self._config))
+        try:
+            check_common(self._config)
+            for vendor in VENDORS:
+                self.accounts(vendor.name)
+        except ConfigError as exc:
+            if raise_errors:
+                raise
+            return [str(exc)]
+        return []
+
+    @cached_property
+    def _accounts(self) -> dict[str, list[Account]]:
+        return {vendor.name: vendor.parse_accounts(self.config) for vendor in VENDORS}
+
+    def accounts(self, vendor: str) -> list[Account]:
+        return self._accounts[vendor]
+
+    def vendor_setting(self, vendor: str, key: str) -> Any:
+        """A setting of a vendor's section, with the schema default when unset."""
+        section = section_of(self.config, vendor)
+        if key in section and section[key] is not None:
+            return section[key]
+        schema = self.config_jsonschema["properties"][vendor]["properties"].get(key, {})
+        return schema.get("default")
+
+    def vendor_http(self, vendor: str) -> VendorHttp:
+        if vendor not in self._http:
+            spec = next(v for v in VENDORS if v.name == vendor)
+            rps, concurrency = spec.default_limits
+            limits = vendor_limits(self.config, vendor, VendorLimits(rps, concurrency, 6, 120))
+            self._http[vendor] = VendorHttp(vendor, limits, user_agent=f"{self.name}/"
+                                            f"{self.plugin_version}")
+        return self._http[vendor]
+
+    # --- streams -----------------------------------------------------------------------
+
+    def configured_vendors(self) -> list[Vendor]:
+        """Vendors with accounts; with no accounts at all (discovery), every vendor."""
+        configured = [vendor for vendor in VENDORS if self._accounts[vendor.name]]
+        return configured or VENDORS
+
+    def discover_streams(self) -> list[Stream]:
+        return [
+            stream_class(tap=self)
+            for vendor in self.configured_vendors()
+            for stream_class in vendor.stream_classes()
+        ]
+
+    def load_streams(self) -> list[Stream]:
+        """Keep discovery order (vendor by vendor), not the SDK's alphabetical order."""
+        return list(self.discover_streams())
+
+    def close(self) -> None:
+        for http in self._http.values():
+            http.close()
+
+    # --- command line ------------------------------------------------------------------
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: Any = None,
+        catalog: Any = None,
+    ) -> None:
+        """Run a sync; exit non-zero when an account failed or a quota ran out."""
+        if about:
+            cls.print_about(about_format)
+            sys.exit(0)
+        cls.print_version(print_fn=cls.logger.info)
+        tap = cls(
+            config=getattr(config, "config", None) or {},
+            state=None if state is None else _load_json(state),
+            catalog=None if catalog is None else _load_json(catalog),
+            parse_env_config=getattr(config, "parse_env", False),
+            validate_config=True,
+        )
+        try:
+            tap.sync_all()
+        finally:
+            tap.close()
+        sys.exit(tap.run_status.finish())
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.main = _one_line_errors(command.main, cls.name)  # type: ignore[method-assign]
+        return command
+
+
+def _load_json(stream: Any) -> dict[str, Any]:
+    return json.loads(stream.read())
+
+
+def _one_line_errors(main: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """Bad config and fatal extraction errors end the process with one line, no traceback."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return main(*args, **kwargs)
+        except ConfigError as exc:
+            print(f"{name}: config error: {exc}", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(2)
+        except FatalError as exc:
+            print(f"{name}: stopped: {exc}", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
+
+    return wrapped
+
+
+if __name__ == "__main__":
+    TapCalltrack.cli()
