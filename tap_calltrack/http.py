@@ -180,14 +180,14 @@ class VendorHttp:
             self._count("requests")
             try:
                 response = send(self.session)
+                self._count(f"status_{response.status_code}")
+                return decode(response)  # a streamed body can still break while decoding
             except requests.exceptions.Timeout:
                 raise RetryableError("the vendor did not answer in time") from None
             except (requests.exceptions.ConnectionError,
                     requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as exc:
                 raise RetryableError(f"connection failed ({type(exc).__name__})") from None
-            self._count(f"status_{response.status_code}")
-            return decode(response)
 
         def log_retry(details: dict[str, Any]) -> None:
             self._count("retries")
