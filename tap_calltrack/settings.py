@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+from decimal import Decimal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,7 +184,8 @@ def check_int(value: Any, setting: str, *, minimum: int) -> int:
 
 
 def check_number(value: Any, setting: str, *, minimum: float) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    # The SDK reads JSON config numbers as Decimal.
+    ok = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
     if not ok or not math.isfinite(value) or value < minimum:
         raise ConfigError(setting, f"must be a number >= {minimum}")
     return float(value)

@@ -61,6 +61,7 @@ class TapCalltrack(Tap):
             check_common(self._config)
             for vendor in VENDORS:
                 self.accounts(vendor.name)
+                vendor_limits(self._config, vendor.name, self.default_limits(vendor))
         except ConfigError as exc:
             if raise_errors:
                 raise
@@ -82,11 +83,15 @@ class TapCalltrack(Tap):
         schema = self.config_jsonschema["properties"][vendor]["properties"].get(key, {})
         return schema.get("default")
 
+    @staticmethod
+    def default_limits(vendor: Vendor) -> VendorLimits:
+        rps, concurrency = vendor.default_limits
+        return VendorLimits(rps, concurrency, max_tries=6, request_timeout=120)
+
     def vendor_http(self, vendor: str) -> VendorHttp:
         if vendor not in self._http:
             spec = next(v for v in VENDORS if v.name == vendor)
-            rps, concurrency = spec.default_limits
-            limits = vendor_limits(self.config, vendor, VendorLimits(rps, concurrency, 6, 120))
+            limits = vendor_limits(self.config, vendor, self.default_limits(spec))
             self._http[vendor] = VendorHttp(vendor, limits, user_agent=f"{self.name}/"
                                             f"{self.plugin_version}")
         return self._http[vendor]

@@ -140,6 +140,8 @@ def run_tap(config: dict[str, Any], tmp: Path, *, streams: set[str] | None = Non
     started = time.monotonic()
     result = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
                             env={**os.environ, **(env or {})})
+    # pytest's warning filters do not reach a subprocess: check its log instead.
+    assert "DeprecationWarning" not in result.stderr, result.stderr[-2000:]
     run = TapRun(result.returncode, result.stdout, result.stderr)
     run.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
     return run

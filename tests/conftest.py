@@ -1,0 +1,31 @@
+"""Shared fixtures: sandboxes as real processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from support import SandboxProcess
+
+
+@pytest.fixture
+def start_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
+    """Start sandboxes with CLI arguments; all are stopped after the test."""
+    started: list[SandboxProcess] = []
+
+    def start(*args: str) -> SandboxProcess:
+        sandbox = SandboxProcess(*args)
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxProcess]:
+    """A default sandbox shared by a test module (2 accounts per vendor, 300 calls each)."""
+    process = SandboxProcess()
+    yield process
+    process.stop()
