@@ -6,6 +6,7 @@ its ``streams.py`` is then mostly declarations.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -229,7 +230,9 @@ class WindowedStream(CalltrackStream):
         value = self.tap.vendor_setting(self.vendor, self.window_setting)
         return int(value or self.window_default_days)
 
-    def windows_for(self, account: Account, context: Mapping[str, Any] | None) -> list[Window]:
+    def extraction_range(self, account: Account, context: Mapping[str, Any] | None
+                         ) -> tuple[dt.datetime, dt.datetime]:
+        """``start_date`` or the bookmark minus the lookback, to ``end_date`` or the run start."""
         tz = account.timezone
         config = self.config
         start = as_local(parse_instant(config["start_date"], "start_date"), tz,
@@ -239,6 +242,10 @@ class WindowedStream(CalltrackStream):
                if end_setting else self.tap.run_started_at.astimezone(tz))
         bookmark = self.get_context_state(context).get("replication_key_value")
         start = extraction_start(start, bookmark, int(config.get("lookback_days", 1)))
+        return start, end
+
+    def windows_for(self, account: Account, context: Mapping[str, Any] | None) -> list[Window]:
+        start, end = self.extraction_range(account, context)
         return day_windows(start, end, self.window_days(account))
 
     def advance_bookmark(self, context: Mapping[str, Any] | None, window: Window) -> None:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
+from tap_calltrack.fanout import CallParticipant
 from tap_calltrack.http import FatalError, VendorHttp, status_error
+
+if TYPE_CHECKING:
+    from tap_calltrack.settings import Account
 
 CHUNK = 64 * 1024
 
@@ -86,3 +91,45 @@ def download(http: VendorHttp, ref: RecordingRef, root: Path, what: str) -> dict
         except RecordingMissing:
             return None
     return {**ref.record, "path": str(target), "bytes": size, "sha256": sha256}
+
+
+class RecordingsStream(CallParticipant):
+    """``<vendor>_recordings``: recordings of the calls of the run, one record per file.
+
+    Opt-in twice: the stream must be selected and ``recordings_dir`` set. Downloads run on
+    the vendor's worker pool (bounded and throttled like every other request).
+    """
+
+    @property
+    def recordings_dir(self) -> Path | None:
+        folder = self.config.get("recordings_dir")
+        return Path(folder).expanduser() if folder else None
+
+    @property
+    def participates(self) -> bool:
+        return self.selected and self.recordings_dir is not None
+
+    def window_days(self, account: Account) -> int:
+        return self.tap.call_source(self.vendor).window_days(account)
+
+    def records_for(self, account: Account, context: Mapping[str, Any] | None
+                    ) -> Iterator[dict[str, Any]]:
+        if self.recordings_dir is None:
+            if not getattr(self, "_warned_no_dir", False):
+                self.logger.warning("%s is selected but recordings_dir is not set: "
+                                    "nothing is downloaded", self.name)
+                self._warned_no_dir = True
+            return
+        yield from super().records_for(account, context)
+
+    def rows_from_calls(self, calls: list[dict[str, Any]], account: Account
+                        ) -> list[dict[str, Any]]:
+        source = self.tap.call_source(self.vendor)
+        root = self.recordings_dir
+        assert root is not None
+        refs = [ref for call in calls for ref in source.recording_refs(call, account)]
+        futures = [self.http.submit(download, self.http, ref, root,
+                                    f"{self.vendor} {self.name} [{account.label}] "
+                                    f"{ref.relative_path}")
+                   for ref in refs]
+        return [row for future in futures if (row := future.result()) is not None]

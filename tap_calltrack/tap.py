@@ -16,6 +16,7 @@ from singer_sdk.helpers._util import utc_now
 
 from tap_calltrack import redaction
 from tap_calltrack.calltouch import VENDOR as CALLTOUCH
+from tap_calltrack.fanout import CallParticipant, CallSource
 from tap_calltrack.http import FatalError, VendorHttp
 from tap_calltrack.run_status import RunStatus
 from tap_calltrack.settings import (
@@ -29,6 +30,7 @@ from tap_calltrack.settings import (
     section_of,
     vendor_limits,
 )
+from tap_calltrack.unified import UnifiedCallsStream
 
 VENDORS: list[Vendor] = [CALLTOUCH]
 
@@ -49,6 +51,7 @@ class TapCalltrack(Tap):
         self.run_started_at = utc_now().replace(microsecond=0)
         self.run_status = RunStatus(self.logger)
         self._http: dict[str, VendorHttp] = {}
+        self._claimed_calls: set[tuple[str, tuple]] = set()
         super().__init__(**kwargs)
         redaction.install(secret_values(self.config))
 
@@ -104,11 +107,37 @@ class TapCalltrack(Tap):
         return configured or VENDORS
 
     def discover_streams(self) -> list[Stream]:
-        return [
+        streams: list[Stream] = [
             stream_class(tap=self)
             for vendor in self.configured_vendors()
             for stream_class in vendor.stream_classes()
         ]
+        if any(stream.name.endswith("_calls") for stream in streams):
+            streams.append(UnifiedCallsStream(tap=self))
+        return streams
+
+    # --- calls shared by several streams (see fanout.py) -------------------------------
+
+    def call_vendors(self) -> list[str]:
+        return [vendor.name for vendor in self.configured_vendors()
+                if f"{vendor.name}_calls" in self.streams]
+
+    def call_source(self, vendor: str) -> CallSource:
+        source = self.streams[f"{vendor}_calls"]
+        assert isinstance(source, CallSource)
+        return source
+
+    def call_participants(self, vendor: str) -> list[CallParticipant]:
+        return [stream for stream in self.streams.values()
+                if isinstance(stream, CallParticipant) and stream.feeds_on(vendor)]
+
+    def claim_calls(self, account: Account) -> bool:
+        """True the first time an account's calls are asked for in this run."""
+        key = (account.vendor, tuple(sorted(account.context.items())))
+        if key in self._claimed_calls:
+            return False
+        self._claimed_calls.add(key)
+        return True
 
     def load_streams(self) -> list[Stream]:
         """Keep discovery order (vendor by vendor), not the SDK's alphabetical order."""

@@ -10,8 +10,11 @@ import requests
 from tap_calltrack.base import Page, vendor_schema
 from tap_calltrack.calltouch.client import CT_DATETIME, CalltouchStream, decode_calltouch
 from tap_calltrack.calltouch.settings import CALL_FILTERS
+from tap_calltrack.fanout import CallSource
 from tap_calltrack.http import StreamUnavailable
 from tap_calltrack.normalize import coerce, to_int
+from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import (
     Window,
@@ -25,7 +28,7 @@ from tap_calltrack.windows import (
 RESTAPI = "/calls-service/RestAPI"
 
 
-class CallsStream(CalltouchStream):
+class CallsStream(CallSource, CalltouchStream):
     """Calls journal, paged, with the configured enrichments and filters."""
 
     name = "calltouch_calls"
@@ -49,6 +52,34 @@ class CallsStream(CalltouchStream):
                ints=("callId", "sessionId", "duration", "waitingConnect", "timestamp",
                      "ctClientId", "ctGlobalId", "attribution", "siteId"))
         row["date_utc"] = local_to_utc(row.get("date"), CT_DATETIME, account.timezone)
+
+    def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
+        """Answered calls with talk time have a recording (others answer 404 anyway)."""
+        if record.get("successful") is not True or not to_int(record.get("duration")):
+            return []
+        site_id, call_id = account.context["site_id"], record["callId"]
+        return [RecordingRef(
+            relative_path=f"calltouch/{site_id}/{call_id}.mp3",
+            url=f"{self.url_base.rstrip('/')}{RESTAPI}/{site_id}/calls-diary/calls/{call_id}"
+                "/download",
+            record={"site_id": site_id, "callId": call_id, "date_utc": record.get("date_utc")},
+            params={"clientApiId": account.secrets["api_token"]},
+        )]
+
+
+class RecordingsStream(RecordingsStreamBase):
+    """The original client's captureRecords, for every call of the run."""
+
+    name = "calltouch_recordings"
+    vendor = "calltouch"
+    primary_keys = ("site_id", "callId")
+    replication_key = "date_utc"
+    schema = vendor_schema("calltouch", "recordings")
+    window_setting = "calls_window_days"
+
+    @property
+    def url_base(self) -> str:
+        return self.tap.vendor_setting("calltouch", "api_url")
 
 
 class RequestsStream(CalltouchStream):
@@ -191,6 +222,7 @@ class KeywordStatsStream(StatisticsStream):
         return Page(response, counts, rows, window)
 
 
-STREAMS: list[type[CalltouchStream]] = [
+STREAMS: list[type] = [
     CallsStream, RequestsStream, OrdersStream, DailyStatsStream, KeywordStatsStream,
+    RecordingsStream,
 ]

@@ -1,0 +1,106 @@
+"""Fetch each account's calls once per run and feed every stream that needs them.
+
+Three kinds of stream live off a vendor's calls: the vendor's own calls stream, the
+unified ``calls`` stream and the vendor's recordings stream. Whichever of them the SDK
+syncs first for an account "drives": it walks the calls windows (from the earliest
+bookmark among the selected participants), emits its own rows and, for the other
+selected participants, writes their rows too ("ride-along"), and advances every
+participant's bookmark at each complete window. The others then find the account done
+and fetch nothing: no page of calls is fetched twice in a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tap_calltrack.base import Progress, WindowedStream
+from tap_calltrack.settings import Account
+
+if TYPE_CHECKING:
+    from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.windows import day_windows
+
+
+class CallParticipant(WindowedStream):
+    """A stream fed with a vendor's call records (the calls, unified and recordings streams)."""
+
+    @property
+    def participates(self) -> bool:
+        return self.selected
+
+    def feeds_on(self, vendor: str) -> bool:
+        """Whether this stream lives off ``vendor``'s calls."""
+        return self.vendor == vendor
+
+    def context_for(self, account: Account) -> dict[str, Any]:
+        """This stream's partition context for a vendor account."""
+        return dict(account.context)
+
+    def rows_from_calls(self, calls: list[dict[str, Any]], account: Account
+                        ) -> list[dict[str, Any]]:
+        """This stream's rows for a page of (normalised) call records."""
+        raise NotImplementedError
+
+    def records_for(self, account: Account, context: Mapping[str, Any] | None
+                    ) -> Iterator[dict[str, Any]]:
+        yield from drive(self, account)
+
+    def emit_ride_along(self, rows: list[dict[str, Any]], account: Account) -> None:
+        """Write rows of this stream while another stream drives the fetch."""
+        if not getattr(self, "_schema_sent", False):
+            self._write_schema_message()
+            self._schema_sent = True
+        context = self.context_for(account)
+        for row in rows:
+            for key, value in context.items():
+                row.setdefault(key, value)
+            self._write_record_message(row)
+
+
+class CallSource(CallParticipant):
+    """A vendor's calls stream: the one that knows how to fetch the calls."""
+
+    def rows_from_calls(self, calls: list[dict[str, Any]], account: Account
+                        ) -> list[dict[str, Any]]:
+        return calls
+
+    def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
+        """The recordings of one (normalised) call record, for the recordings stream."""
+        return []
+
+
+def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]:
+    """Fetch ``account``'s calls once for every selected participant; yield ``driver``'s rows."""
+    tap = driver.tap
+    if not tap.claim_calls(account):
+        return
+    source = tap.call_source(account.vendor)
+    participants = [p for p in tap.call_participants(account.vendor) if p.participates]
+    if driver not in participants:
+        participants.append(driver)
+    starts = {p: p.extraction_range(account, p.context_for(account))[0] for p in participants}
+    end = source.extraction_range(account, source.context_for(account))[1]
+    windows = day_windows(min(starts.values()), end, source.window_days(account))
+    only_source = participants == [source]
+    progress = Progress(driver.logger, driver.name, account, source.http)
+    progress.windows = len(windows)
+    for window, page, window_done in source.pages(account, windows):
+        calls = page.records
+        if not only_source:  # others map the normalised record; the SDK re-runs it (no-op)
+            context = source.context_for(account)
+            calls = [row for row in (source.post_process(r, context) for r in calls) if row]
+        for participant in participants:
+            if window.end <= starts[participant]:
+                continue
+            rows = participant.rows_from_calls(calls, account)
+            if participant is driver:
+                yield from rows
+            else:
+                participant.emit_ride_along(rows, account)
+        progress.step(len(calls), window_done)
+        if window_done:
+            for participant in participants:
+                if window.end > starts[participant]:
+                    participant.advance_bookmark(participant.context_for(account), window)
+    progress.report()
