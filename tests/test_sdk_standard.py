@@ -1,0 +1,34 @@
+"""The Singer SDK's standard tap tests, run against an in-process sandbox.
+
+Two of them (primary keys, final state) cannot fail by construction; our own versions
+are in the end-to-end tests (support.assert_unique_keys and the final-state tests).
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+
+from tap_calltrack.sandbox.server import SandboxOptions, SandboxServer
+from tap_calltrack.tap import TapCalltrack
+
+SANDBOX = SandboxServer(SandboxOptions(port=0, records=200)).__enter__()
+atexit.register(SANDBOX.stop)
+
+
+def _config() -> dict:
+    config = SANDBOX.tap_config()
+    config.update(start_date="2024-01-01", end_date="2024-01-05", lookback_days=0,
+                  recordings_dir=None)
+    for vendor in ("calltouch", "comagic", "callkeeper"):
+        if vendor in config:
+            config[vendor]["max_requests_per_second"] = 200
+    return {key: value for key, value in config.items() if value is not None}
+
+
+TestTapCalltrack = get_tap_test_class(
+    TapCalltrack,
+    config=_config(),
+    suite_config=SuiteConfig(ignore_no_records_for_streams=["calltouch_recordings"]),
+)
