@@ -22,7 +22,8 @@ if not Path(MELTANO).exists():
 pytestmark = pytest.mark.meltano
 
 
-def meltano(*args: str, env: dict[str, str] | None = None, tmp: Path) -> subprocess.CompletedProcess:
+def meltano(*args: str, tmp: Path, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess:
     return subprocess.run(
         [MELTANO, *args], cwd=ROOT, capture_output=True, text=True, timeout=900,
         env={**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
