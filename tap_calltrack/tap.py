@@ -15,6 +15,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers._util import utc_now
 
 from tap_calltrack import redaction
+from tap_calltrack.callkeeper import VENDOR as CALLKEEPER
 from tap_calltrack.calltouch import VENDOR as CALLTOUCH
 from tap_calltrack.fanout import CallParticipant, CallSource
 from tap_calltrack.http import FatalError, VendorHttp
@@ -32,7 +33,7 @@ from tap_calltrack.settings import (
 )
 from tap_calltrack.unified import UnifiedCallsStream
 
-VENDORS: list[Vendor] = [CALLTOUCH]
+VENDORS: list[Vendor] = [CALLTOUCH, CALLKEEPER]
 
 
 class TapCalltrack(Tap):

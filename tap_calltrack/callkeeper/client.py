@@ -1,0 +1,204 @@
+"""CallKeeper's protocol, once: the route in the query string, the two answer shapes,
+in-band errors and end-of-data signals (NOTES.md 3.1, quirks 25-27).
+
+``GET {api_url}?json/v3/{key}/call/{method}/{page}/{from}/{to}``: pages from 0, 1000 calls
+a page, dates ``Y-m-d`` with ``to`` inclusive. The key is a route segment, so the URL is
+only ever built here, sent as is, and never put into a message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import requests
+from singer_sdk.pagination import PageNumberPaginator
+from typing_extensions import override
+
+from tap_calltrack.base import Page, PaginatorWalk, WindowedStream
+from tap_calltrack.http import (
+    RETRY_STATUSES,
+    AuthError,
+    FatalError,
+    RetryableError,
+    status_error,
+)
+from tap_calltrack.redaction import MASK
+from tap_calltrack.settings import Account
+from tap_calltrack.windows import Window
+
+FORMAT, VERSION, ENTITY = "json", "v3", "call"
+PAGE_SIZE = 1000
+ROUTE_DATE = "%Y-%m-%d"
+# "No rows found": nothing (more) in the range; "Incorrect page is set": the page is past
+# the last one. Both mean the end of the data, not a failure (NOTES.md 3.1, quirk 26).
+END_OF_DATA = frozenset({"No rows found", "Incorrect page is set"})
+# The documented errors (doc 002), by the start of the vendor's text: what was wrong.
+REFUSALS: dict[str, tuple[type[FatalError], str]] = {
+    "User is not recognized": (
+        AuthError, "the API key was not recognized (a getByRole account needs the role's "
+                   "key, get and getWithRole the user's key)"),
+    "Type to return is not available": (FatalError, "the format segment ('json') was refused"),
+    "It is wrong API version": (FatalError, "the API version segment ('v3') was refused"),
+    "Entity does not exist": (FatalError, "the entity segment ('call') was refused"),
+    "Method does not exist": (FatalError, "the method segment (callkeeper.accounts[].method) "
+                                          "was refused"),
+    "Start date has wrong type": (FatalError, "the start date segment (Y-m-d) was refused"),
+}
+_JSON = msgspec.json.Decoder()
+_NOT_JSON = object()
+# Failures VendorHttp.call turns into retries; anything else requests raises may quote the
+# URL (hence the key) and is replaced by a message without it.
+_RETRIED_BY_HTTP = (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One decoded page: its calls, the page count when told, the end-of-data message."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    of_pages: int | None = None
+    end: str | None = None
+
+
+def route(account: Account, page: int, first: dt.date, last: dt.date) -> str:
+    key = account.secrets["api_key"]
+    method = account.options["method"]
+    return (f"{FORMAT}/{VERSION}/{key}/{ENTITY}/{method}/{page}/"
+            f"{first.strftime(ROUTE_DATE)}/{last.strftime(ROUTE_DATE)}")
+
+
+def route_url(api_url: str, route_text: str) -> str:
+    return f"{api_url.rstrip('?')}?{route_text}"
+
+
+def send_exact(session: requests.Session, url: str, timeout: float) -> requests.Response:
+    """GET ``url`` byte for byte.
+
+    The route is the query string itself (NOTES.md quirk 25): it is set on the prepared
+    request after preparation, where no URL handling re-encodes it.
+    """
+    try:
+        prepared = session.prepare_request(requests.Request("GET", url))
+        prepared.url = url
+        settings = session.merge_environment_settings(url, {}, None, None, None)
+        return session.send(prepared, timeout=timeout, **settings)
+    except _RETRIED_BY_HTTP:
+        raise
+    except requests.exceptions.RequestException as exc:
+        raise FatalError(f"the request could not be sent ({type(exc).__name__})") from None
+
+
+def json_body(response: requests.Response) -> Any:
+    content = response.content
+    if content[:1] == b"<" or "html" in response.headers.get("Content-Type", ""):
+        return _NOT_JSON
+    try:
+        return _JSON.decode(content)
+    except msgspec.DecodeError:
+        return _NOT_JSON
+
+
+def in_band_error(body: Any) -> str | None:
+    inbound = body.get("inbound") if isinstance(body, dict) else None
+    error = inbound.get("error") if isinstance(inbound, dict) else None
+    return str(error).strip() if error else None
+
+
+def answer_for_error(text: str) -> Answer:
+    """End of data for the two end signals; otherwise the error naming what was wrong."""
+    if text in END_OF_DATA:
+        return Answer(end=text)
+    for start, (error_class, meaning) in REFUSALS.items():
+        if text.startswith(start):
+            raise error_class(f"{meaning} (CallKeeper: {text!r})")
+    raise FatalError(f"CallKeeper refused the request: {text[:200]!r}")
+
+
+def answer_of(body: Any) -> Answer:
+    """A bare array (v3) or the legacy envelope ``{inbound, info, payload}``."""
+    if isinstance(body, list):
+        return Answer(checked_rows(body))
+    if isinstance(body, dict) and isinstance(body.get("payload"), list):
+        inbound = body.get("inbound")
+        pages = inbound.get("ofPages") if isinstance(inbound, dict) else None
+        of_pages = pages if isinstance(pages, int) and not isinstance(pages, bool) else None
+        return Answer(checked_rows(body["payload"]), of_pages)
+    raise FatalError("the answer is neither an array of calls nor an envelope with payload")
+
+
+def checked_rows(rows: list[Any]) -> list[dict[str, Any]]:
+    if not all(isinstance(row, dict) and "universalId" in row for row in rows):
+        raise FatalError("the answer has rows without universalId (not v3 calls)")
+    return rows
+
+
+def decode_answer(response: requests.Response, key: str) -> Answer:
+    """Errors come in the body (``inbound.error``) with undocumented HTTP statuses: the body
+    decides, the status only when the body says nothing (NOTES.md 3.1)."""
+    status = status_error(response)
+    if status is not None and response.status_code in RETRY_STATUSES:
+        raise status
+    body = json_body(response)
+    error = in_band_error(body)
+    if error is not None:
+        return answer_for_error(error.replace(key, MASK))
+    if status is not None:
+        raise status
+    if body is _NOT_JSON:
+        raise RetryableError(f"the answer is not JSON ({len(response.content)} bytes)")
+    return answer_of(body)
+
+
+class CallkeeperPaginator(PageNumberPaginator):
+    """Pages from 0 until a short page or an end-of-data answer."""
+
+    def __init__(self) -> None:
+        super().__init__(start_value=0)
+
+    @override
+    def has_more(self, response: requests.Response) -> bool:
+        answer: Answer = response.calltrack_answer  # type: ignore[attr-defined]
+        return answer.end is None and len(answer.rows) >= PAGE_SIZE
+
+
+def remaining_pages(page: Page) -> list[int] | None:
+    """Every further page, when the legacy envelope tells ``inbound.ofPages``."""
+    answer: Answer = page.body
+    if answer.of_pages is None:
+        return None
+    if answer.end is not None or not answer.rows:
+        return []
+    return list(range(1, answer.of_pages))
+
+
+class CallkeeperStream(WindowedStream):
+    """A CallKeeper entity read per API key in date windows."""
+
+    vendor = "callkeeper"
+
+    def fetch_page(self, account: Account, window: Window, token: Any) -> Page:
+        url = route_url(self.url_base, route(account, token, window.first_day,
+                                             window.last_day))
+        timeout = self.http.limits.request_timeout
+        key = account.secrets["api_key"]
+        what = self.describe(account, window, token)
+
+        def decode(response: requests.Response) -> tuple[requests.Response, Answer]:
+            answer = decode_answer(response, key)
+            # Decoded once: the paginator reads it here instead of parsing the body again.
+            response.calltrack_answer = answer  # type: ignore[attr-defined]
+            return response, answer
+
+        response, answer = self.http.call(lambda session: send_exact(session, url, timeout),
+                                          decode, what)
+        if answer.end is not None:
+            self.logger.debug("%s: %s (end of data)", what, answer.end)
+        return Page(response, answer, answer.rows, window)
+
+    def new_walk(self, account: Account, window: Window) -> PaginatorWalk:
+        return PaginatorWalk(CallkeeperPaginator(), remaining_pages)
