@@ -456,3 +456,42 @@ def test_vendor_streams_without_unified_are_reported(
         run_target({"output_path": str(tmp_path / "o.xlsx")}, singer_lines(messages))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("callkeeper_calls: not counted" in m for m in warnings)
+
+
+def test_real_unified_mapping_of_calltouch_calls(tmp_path: Path) -> None:
+    pytest.importorskip("tap_calltrack.unified")
+    props = {
+        "site_id": {"type": "integer"},
+        "callId": {"type": ["integer", "string"]},
+        "date_utc": {"type": ["string", "null"], "format": "date-time"},
+        "successful": {"type": ["boolean", "null"]},
+        "uniqueCall": {"type": ["boolean", "null"]},
+        "targetCall": {"type": ["boolean", "null"]},
+        "source": {"type": ["string", "null"]},
+        "medium": {"type": ["string", "null"]},
+        "utmCampaign": {"type": ["string", "null"]},
+    }
+    records = [
+        {
+            "site_id": 7,
+            "callId": i,
+            "date_utc": "2024-05-01T10:00:00Z",
+            "successful": True,
+            "uniqueCall": i == 0,
+            "targetCall": False,
+            "source": "yandex",
+            "medium": "cpc",
+            "utmCampaign": "spring",
+        }
+        for i in range(2)
+    ]
+    messages = [
+        schema_msg("calltouch_calls", props, ["site_id", "callId"]),
+        *(record_msg("calltouch_calls", r) for r in records),
+    ]
+    path = tmp_path / "out.xlsx"
+    run_target({"output_path": str(path)}, singer_lines(messages))
+    sheets = read_openpyxl(path)
+    day = dt.datetime(2024, 5, 1)
+    assert sheets["Summary"][1][:8] == [day, "calltouch", "7", 2, 1, 0, 0, 2]
+    assert sheets["Campaigns"][1] == [day, "yandex", "cpc", "spring", 2, 1, 0, 0, 2]
