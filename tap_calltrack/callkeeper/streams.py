@@ -11,6 +11,7 @@ from typing_extensions import override
 from tap_calltrack.base import vendor_schema
 from tap_calltrack.callkeeper.client import CallkeeperStream
 from tap_calltrack.callkeeper.settings import WINDOW_SETTING
+from tap_calltrack.fanout import CallSource
 from tap_calltrack.recordings import RecordingRef
 from tap_calltrack.redaction import MASK
 from tap_calltrack.settings import Account
@@ -25,13 +26,13 @@ def path_part(text: str) -> str:
     return _UNSAFE.sub("_", text).lstrip(".") or "_"
 
 
-class CallsStream(CallkeeperStream):
+class CallsStream(CallSource, CallkeeperStream):
     """``call/{get|getByRole|getWithRole}``: the calls of one key, raw as CallKeeper sends
     them, plus the tap's ``account`` label and ``call_time_utc``.
 
     The key is (account, universalId): with getWithRole a user sees the calls a role
     grants, which the role's own key (getByRole) sees too, so one call can come from two
-    accounts of one run.
+    accounts of one run. ``post_process`` is idempotent: the fan-out may run it twice.
     """
 
     name = "callkeeper_calls"
