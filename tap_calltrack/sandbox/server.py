@@ -320,7 +320,13 @@ def _calltouch(options: SandboxOptions) -> VendorApp:
     return CalltouchApp(options)
 
 
-APP_FACTORIES: list[Callable[[SandboxOptions], VendorApp]] = [_calltouch]
+def _callkeeper(options: SandboxOptions) -> VendorApp:
+    from tap_calltrack.sandbox.callkeeper import CallkeeperApp
+
+    return CallkeeperApp(options)
+
+
+APP_FACTORIES: list[Callable[[SandboxOptions], VendorApp]] = [_calltouch, _callkeeper]
 
 
 def main(argv: list[str] | None = None) -> None:
