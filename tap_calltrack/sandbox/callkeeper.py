@@ -22,8 +22,8 @@ user-4...     get         v3 array       ``[]`` (only when ``--accounts`` > 4)
 Page 0 of an empty range answers "No rows found" for everyone (the documented case).
 Where the docs are silent (see docs/callkeeper.md): a role key is recognised only with
 getByRole and a user key only with get/getWithRole (otherwise "User is not recognized");
-the HTTP status is 200 for the two end-of-data errors, 401 for an unknown key, 400 for the
-other refusals; a bad ``to`` answers "End date has wrong type..."; ``callTime`` is in the
+the HTTP status is 200 when the data ends (page 0 of an empty range, a page past the
+last), 401 for an unknown key, 400 for the other refusals; a bad ``to`` answers "End date has wrong type..."; ``callTime`` is in the
 owning cabinet's zone; ``recordUrl`` is a key-free link to this sandbox.
 """
 
@@ -60,7 +60,6 @@ BAD_ENTITY = "Entity does not exist"
 BAD_METHOD = "Method does not exist"
 BAD_START = "Start date has wrong type. Possible format is 'Y-m-d' or timestamp"
 BAD_END = "End date has wrong type. Possible format is 'Y-m-d' or timestamp"
-STATUS = {NO_ROWS: 200, BAD_PAGE: 200, BAD_USER: 401}
 INFO = {
     "entities": {"call": ["get"], "callrole": ["get"], "phone": ["get"], "user": ["get"],
                  "campaign": ["get"], "tag": ["get"]},
@@ -90,9 +89,10 @@ class Principal:
 
 
 class Refusal(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.message = message
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -220,8 +220,7 @@ class CallkeeperApp:
             route = self.parse_route(request.raw_query)
             return self.calls(route, request.base_url)
         except Refusal as refusal:
-            return SandboxResponse.json(error_body(refusal.message),
-                                        STATUS.get(refusal.message, 400))
+            return SandboxResponse.json(error_body(refusal.message), refusal.status)
 
     def parse_route(self, raw_query: str) -> Route:
         """``format/version/key/entity/method/page/from[/to]``, checked in that order."""
@@ -235,13 +234,13 @@ class CallkeeperApp:
             raise Refusal(BAD_VERSION)
         principal = self.by_key.get(key or "")
         if principal is None:
-            raise Refusal(BAD_USER)
+            raise Refusal(BAD_USER, 401)
         if entity != "call":
             raise Refusal(BAD_ENTITY)
         if method not in METHODS:
             raise Refusal(BAD_METHOD)
         if (method == "getByRole") != principal.is_role:
-            raise Refusal(BAD_USER)  # a role key only with getByRole, a user key never
+            raise Refusal(BAD_USER, 401)  # a role key only with getByRole, a user key never
         if page is None or not (page.isascii() and page.isdigit()):
             raise Refusal(BAD_PAGE)
         return Route(principal, method, int(page), *self.bounds(principal, start, end))
@@ -288,7 +287,7 @@ class CallkeeperApp:
         signal = NO_ROWS if route.page == 0 else route.principal.past_end
         if signal == "empty":
             return SandboxResponse.json([])
-        raise Refusal(signal)
+        raise Refusal(signal, 200)  # the end of the data, not a client error
 
     @staticmethod
     def envelope(route: Route, rows: list[dict[str, Any]], total: int, pages: int
