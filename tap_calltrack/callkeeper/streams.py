@@ -41,6 +41,10 @@ class CallsStream(CallSource, CallkeeperStream):
     schema = vendor_schema("callkeeper", "calls")
     window_setting = WINDOW_SETTING
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._masked: set[tuple[str, str]] = set()  # (account, field) already warned about
+
     @override
     def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
                      ) -> dict[str, Any] | None:
@@ -58,8 +62,10 @@ class CallsStream(CallSource, CallkeeperStream):
         for name, value in row.items():
             if isinstance(value, str) and key in value:
                 row[name] = value.replace(key, MASK)
-                self.logger.warning("%s [%s]: field %s quoted the API key; masked",
-                                    self.name, account.label, name)
+                if (account.label, name) not in self._masked:
+                    self._masked.add((account.label, name))
+                    self.logger.warning("%s [%s]: field %s quotes the API key; masked",
+                                        self.name, account.label, name)
 
     def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
         """The recording of one emitted call, if it has one (``recordUrl`` not empty)."""
