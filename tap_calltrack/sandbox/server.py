@@ -326,7 +326,13 @@ def _callkeeper(options: SandboxOptions) -> VendorApp:
     return CallkeeperApp(options)
 
 
-APP_FACTORIES: list[Callable[[SandboxOptions], VendorApp]] = [_calltouch, _callkeeper]
+def _comagic(options: SandboxOptions) -> VendorApp:
+    from tap_calltrack.sandbox.comagic import ComagicApp
+
+    return ComagicApp(options)
+
+
+APP_FACTORIES: list[Callable[[SandboxOptions], VendorApp]] = [_calltouch, _callkeeper, _comagic]
 
 
 def main(argv: list[str] | None = None) -> None:
