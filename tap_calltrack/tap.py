@@ -17,6 +17,7 @@ from singer_sdk.helpers._util import utc_now
 from tap_calltrack import redaction
 from tap_calltrack.callkeeper import VENDOR as CALLKEEPER
 from tap_calltrack.calltouch import VENDOR as CALLTOUCH
+from tap_calltrack.comagic import VENDOR as COMAGIC
 from tap_calltrack.fanout import CallParticipant, CallSource
 from tap_calltrack.http import FatalError, VendorHttp
 from tap_calltrack.run_status import RunStatus
@@ -33,7 +34,7 @@ from tap_calltrack.settings import (
 )
 from tap_calltrack.unified import UnifiedCallsStream
 
-VENDORS: list[Vendor] = [CALLTOUCH, CALLKEEPER]
+VENDORS: list[Vendor] = [CALLTOUCH, CALLKEEPER, COMAGIC]
 
 
 class TapCalltrack(Tap):

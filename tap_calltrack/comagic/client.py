@@ -1,0 +1,382 @@
+"""Comagic's protocol for streams: explicit field lists, offset paging, agency clients, and
+report windows split until the API can page through them.
+
+Rows are completed (app_id, user_id, UTC times, record links) as each page arrives, on
+the worker that fetched it, so ``post_process`` is idempotent: the calls fan-out may run
+it twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar
+
+from singer_sdk.streams.rest import PageContext
+
+from tap_calltrack.base import CalltrackStream, Page, WindowedStream
+from tap_calltrack.comagic.rpc import Answer, describe_error
+from tap_calltrack.comagic.runtime import ComagicRuntime, Scope, rows_of, runtime_for, total_of
+from tap_calltrack.http import FatalError
+from tap_calltrack.prefetch import OrderedPrefetcher
+from tap_calltrack.settings import Account
+from tap_calltrack.windows import Window, local_to_utc
+
+DATETIME = "%Y-%m-%d %H:%M:%S"  # the API's dates: account-local, no zone (NOTES 2.1)
+MAX_OFFSET = 100_000  # the API's largest offset: a window pages through offset + limit rows
+ADJUSTABLE = frozenset({"unexpected_parameters", "sort_prohibited"})
+SOFT = ADJUSTABLE | {"date_interval_limit_reached"}
+TAP_FIELDS = frozenset({"account", "app_id", "user_id"})
+
+
+class ComagicStream(CalltrackStream):
+    """A Data API method, always asked with an explicit ``fields`` list: without it the
+    API returns only a small default set (NOTES quirk 15). Partitioned per configured
+    account unless combined with :class:`ClientPartitions`."""
+
+    vendor = "comagic"
+    method: ClassVar[str]
+    #: Fields the tap fills itself, besides account, app_id, user_id and the replication key.
+    own_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Vendor fields the tap needs even when deselected (keys, dates, record links).
+    needed_fields: ClassVar[frozenset[str]] = frozenset({"id"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("http_method", "POST")
+        super().__init__(*args, **kwargs)
+        self._unknown: set[str] = set()
+        self._sort_refused = False
+        self._adjust_lock = threading.Lock()
+
+    @property
+    def runtime(self) -> ComagicRuntime:
+        return runtime_for(self.tap)
+
+    def setting(self, key: str) -> Any:
+        return self.tap.vendor_setting("comagic", key)
+
+    @property
+    def page_size(self) -> int:
+        return int(self.setting("page_size"))
+
+    # --- request -------------------------------------------------------------------------
+
+    def tap_fields(self) -> frozenset[str]:
+        return TAP_FIELDS | self.own_fields | {self.replication_key or "app_id"}
+
+    def sort_fields(self) -> tuple[str, ...]:
+        return ()
+
+    @cached_property
+    def _schema_fields(self) -> list[str]:
+        added = self.tap_fields()
+        return [name for name in self.schema["properties"] if name not in added]
+
+    def vendor_fields(self) -> list[str]:
+        """Selected schema properties the vendor knows (and those the tap needs)."""
+        mask = self.mask
+        return [name for name in self._schema_fields if name not in self._unknown and
+                (name in self.needed_fields or mask[("properties", name)])]
+
+    def request_params(self, scope: Scope, extra: Mapping[str, Any]) -> dict[str, Any]:
+        params = {**scope.params(), **extra, "fields": self.vendor_fields()}
+        if self.sort_fields() and not self._sort_refused:
+            params["sort"] = [{"field": name, "order": "asc"} for name in self.sort_fields()]
+        return params
+
+    def prepare_request_payload(self, context: Mapping[str, Any] | None,
+                                next_page_token: Any) -> dict[str, Any]:
+        assert context is not None
+        params = {**context["params"], "offset": next_page_token, "limit": self.page_size}
+        return {"method": self.method, "params": params}
+
+    def get_url(self, context: Mapping[str, Any] | None) -> str:
+        assert context is not None
+        return context["url"]
+
+    def rpc(self, scope: Scope, extra: Mapping[str, Any], offset: int, what: str) -> Answer:
+        """One page; a field or sort the API refuses is dropped (once, with a warning)."""
+        session = self.runtime.session(scope.parent)
+        while True:
+            spec = {"url": session.url, "params": self.request_params(scope, extra)}
+            request = self.get_http_request(page=PageContext(spec, offset))
+            payload = request.data
+            assert isinstance(payload, dict)
+            answer = session.call(payload["method"], payload["params"], what, url=request.url,
+                                  soft=SOFT)
+            if answer.error is None or answer.mnemonic not in ADJUSTABLE:
+                return answer
+            self.adjust(answer, what)
+
+    def adjust(self, answer: Answer, what: str) -> None:
+        error = answer.error or {}
+        with self._adjust_lock:
+            if answer.mnemonic == "sort_prohibited" and not self._sort_refused:
+                self._sort_refused = True
+                self.logger.warning("%s: the API refuses the sort (%s); reading unsorted",
+                                    self.name, describe_error(error))
+                return
+            name = refused_field(error, self.vendor_fields())
+            if answer.mnemonic == "unexpected_parameters" and name and \
+                    name not in self.needed_fields:
+                self._unknown.add(name)
+                self.logger.warning("%s: the API does not know field '%s' (%s); requesting "
+                                    "the others", self.name, name, describe_error(error))
+                return
+        raise FatalError(f"{what}: {describe_error(error)}")
+
+    # --- records -------------------------------------------------------------------------
+
+    def complete(self, row: dict[str, Any], scope: Scope) -> dict[str, Any]:
+        """The tap's own fields of one vendor row."""
+        row["account"] = scope.parent.label
+        row["app_id"] = scope.app_id
+        row["user_id"] = scope.user_id
+        self.normalise(row, scope)
+        return row
+
+    def normalise(self, row: dict[str, Any], scope: Scope) -> None:
+        """Stream-specific fixes (see streams.py)."""
+
+    def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
+                     ) -> dict[str, Any] | None:
+        self.report_unknown_fields(row)
+        return row
+
+
+def refused_field(error: Mapping[str, Any], requested: list[str]) -> str | None:
+    """The requested field an ``unexpected_parameters`` error names (in data.value, else
+    quoted in the message)."""
+    data = error.get("data") if isinstance(error.get("data"), Mapping) else {}
+    value = data.get("value")
+    candidates = list(value) if isinstance(value, list) else [value]
+    candidates += re.findall(r"[\"'`]([a-z0-9_]+)[\"'`]", str(error.get("message") or ""))
+    return next((name for name in candidates if name in requested), None)
+
+
+class ClientPartitions(CalltrackStream):
+    """One partition per direct account or agency client: ``{"account": label}`` or
+    ``{"account": label, "user_id": N}`` (clients are known after get.customer_users)."""
+
+    @property
+    def runtime(self) -> ComagicRuntime:
+        return runtime_for(self.tap)
+
+    @property
+    def partitions(self) -> list[dict[str, Any]] | None:
+        return [scope.account.context for account in self.accounts
+                for scope in self.runtime.partition_scopes(account)]
+
+    def account_for(self, context: Mapping[str, Any] | None) -> Account:
+        return self.runtime.scope(context).account
+
+
+class DimensionStream(ClientPartitions, ComagicStream):
+    """A full list per account or client (sites, tags, campaigns)."""
+
+    def records_for(self, account: Account, context: Mapping[str, Any] | None
+                    ) -> Iterator[dict[str, Any]]:
+        scope = self.runtime.scope(context)
+        offset = 0
+        while True:
+            answer = self.rpc(scope, {}, offset, self.describe(account, page=offset))
+            if answer.error is not None:
+                raise FatalError(f"{self.describe(account)}: {describe_error(answer.error)}")
+            rows = rows_of(answer.result)
+            yield from (self.complete(row, scope) for row in rows)
+            offset += len(rows)
+            total = total_of(answer.result)
+            if len(rows) < self.page_size or (total is not None and offset >= total):
+                return
+
+
+@dataclass(eq=False)
+class Task:
+    """One unit of a report run: a bookmark window of one account or client (and a site,
+    for per-site methods)."""
+
+    window: Window
+    scope: Scope
+    site_id: int | None = None
+    closes_window: bool = True  # the window's bookmark may advance after this task
+
+
+@dataclass
+class ReportPage(Page):
+    total: int | None = None  # metadata.total_items (None: a bare result list)
+    limit: int = 0
+    offset: int = 0
+    plan: list[ReportPage] = field(default_factory=list)  # first pages of all parts
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A page to fetch: part ``index`` of the task's window, from ``offset``."""
+
+    piece: Window
+    offset: int
+    index: int = 0
+    prefetched: ReportPage | None = field(default=None, compare=False)
+
+
+class ReportWalk:
+    """How one task is paged (a :class:`~tap_calltrack.prefetch.PageWalk`).
+
+    The first page comes with the plan (the parts the window was split into, each with
+    its first page); with ``total_items`` known, every other page is fetched together.
+    Bare answers without a total are walked while pages come back full.
+    """
+
+    def __init__(self) -> None:
+        self.plan: list[ReportPage] = []
+
+    def first(self) -> Slice | None:
+        return None
+
+    def remaining(self, first_page: ReportPage) -> list[Slice] | None:
+        self.plan = first_page.plan
+        if any(part.total is None for part in self.plan):
+            return None
+        tokens: list[Slice] = []
+        for index, part in enumerate(self.plan):
+            assert part.window is not None and part.total is not None
+            if index:
+                tokens.append(Slice(part.window, 0, index, part))
+            tokens += [Slice(part.window, offset, index)
+                       for offset in range(part.limit, part.total, part.limit)]
+        return tokens
+
+    def following(self, token: Slice | None, page: ReportPage) -> Slice | None:
+        index = token.index if token else 0
+        assert page.window is not None
+        if page.records and len(page.records) >= page.limit:
+            return Slice(page.window, page.offset + page.limit, index)
+        if index + 1 < len(self.plan):
+            part = self.plan[index + 1]
+            assert part.window is not None
+            return Slice(part.window, 0, index + 1, part)
+        return None
+
+
+class WindowTooLong(FatalError):
+    """``date_interval_limit_reached``: the window is split."""
+
+
+class ReportStream(ComagicStream, WindowedStream):
+    """A ``get.*_report`` method read in date windows (bookmark per partition)."""
+
+    window_setting = "window_days"
+    #: The record's local date-time field, and the tap's UTC copy of it (the bookmark).
+    date_field: ClassVar[str] = "start_time"
+    replication_key = "start_time_utc"
+
+    def sort_fields(self) -> tuple[str, ...]:
+        return (self.date_field, "id")
+
+    def row_cap(self) -> int:
+        return MAX_OFFSET + self.page_size
+
+    # --- tasks ---------------------------------------------------------------------------
+
+    def extraction_scopes(self, account: Account) -> list[Scope]:
+        """Whose rows a partition holds (one client, or every client of an account)."""
+        return [self.runtime.scope(account.context)]
+
+    def tasks_for(self, scopes: list[Scope], windows: list[Window]) -> list[Task]:
+        return [Task(window, scope, closes_window=scope is scopes[-1])
+                for window in windows for scope in scopes]
+
+    def task_params(self, task: Task, piece: Window) -> dict[str, Any]:
+        # Sent in the account's own zone whatever zone the window was computed in.
+        # date_till is inclusive to the second: its inclusiveness is undocumented, the
+        # last second of the window is what clients use (NOTES quirk 19).
+        tz = task.scope.account.timezone
+        return {"date_from": piece.start.astimezone(tz).strftime(DATETIME),
+                "date_till": piece.last_second.astimezone(tz).strftime(DATETIME)}
+
+    def pages(self, account: Account, windows: list[Window]
+              ) -> Iterator[tuple[Window, ReportPage, bool]]:
+        """Pages in (window, client, site, page) order; a window is done after its last
+        task. Concurrent through the vendor's pool (see prefetch.py)."""
+        tasks = self.tasks_for(self.extraction_scopes(account), windows)
+        prefetcher: OrderedPrefetcher[Task, ReportPage] = OrderedPrefetcher(
+            fetch=self.fetch_task_page,
+            submit=self.http.submit,
+            new_walk=lambda task: ReportWalk(),
+            ahead=self.http.limits.max_concurrent_requests * 2,
+        )
+        for task, page, done in prefetcher.run(tasks):
+            yield task.window, page, done and task.closes_window
+
+    # --- pages ---------------------------------------------------------------------------
+
+    def fetch_task_page(self, task: Task, token: Slice | None) -> ReportPage:
+        if token is None:
+            plan = self.probe(task, task.window)
+            plan[0].plan = plan
+            return plan[0]
+        if token.prefetched is not None:
+            return token.prefetched
+        return self.request(task, token.piece, token.offset)
+
+    def request(self, task: Task, piece: Window, offset: int) -> ReportPage:
+        scope = task.scope
+        what = self.describe(scope.account, piece, offset or None)
+        answer = self.rpc(scope, self.task_params(task, piece), offset, what)
+        if answer.error is not None:
+            raise WindowTooLong(f"{what}: {describe_error(answer.error)}")
+        rows = [self.complete(row, scope) for row in rows_of(answer.result)]
+        return ReportPage(answer.response, answer.result, rows, piece,
+                          total=total_of(answer.result), limit=self.page_size, offset=offset)
+
+    def probe(self, task: Task, window: Window) -> list[ReportPage]:
+        """The window's first page, or its parts' first pages when it must be split:
+        over 3 months (date_interval_limit_reached), or more rows than offset + limit
+        can reach (NOTES quirk 18)."""
+        account = task.scope.account
+        try:
+            page = self.request(task, window, 0)
+        except WindowTooLong as exc:
+            reason = str(exc)
+        else:
+            if page.total is None or page.total <= self.row_cap():
+                return [page]
+            reason = f"{page.total} rows, more than the {self.row_cap()} the API pages through"
+        try:
+            first, second = window.halves()
+        except ValueError:
+            raise FatalError(f"{self.describe(account, window)}: {reason}, and the window "
+                             "cannot be split further") from None
+        self.logger.info("%s: splitting in halves: %s", self.describe(account, window), reason)
+        return self.probe(task, first) + self.probe(task, second)
+
+    # --- records -------------------------------------------------------------------------
+
+    def normalise(self, row: dict[str, Any], scope: Scope) -> None:
+        row[self.replication_key] = local_to_utc(row.get(self.date_field), DATETIME,
+                                                 scope.account.timezone)
+
+
+class ClientReportStream(ClientPartitions, ReportStream):
+    """A report with a bookmark per direct account or agency client."""
+
+
+class AccountReportStream(ReportStream):
+    """A report with one partition (and bookmark) per configured account, reading every
+    client of an agency in each window (the calls, shared with the fan-out of fanout.py,
+    whose unit is the configured account)."""
+
+    def extraction_scopes(self, account: Account) -> list[Scope]:
+        run = self.tap.run_status
+        return [scope for scope in self.runtime.scopes(account)
+                if run.may_extract(scope.account, self.name)]
+
+    def extraction_range(self, account: Account, context: Mapping[str, Any] | None
+                         ) -> Any:
+        """Windows in the account's own zone (get.account), not the configured fallback."""
+        local = dataclasses.replace(account, timezone=self.runtime.timezone(account))
+        return super().extraction_range(local, context)

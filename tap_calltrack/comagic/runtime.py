@@ -1,0 +1,244 @@
+"""What one run knows about each Comagic account: its session, get.account (app_id, time
+zone), its agency clients and sites, and the partitions ("scopes") the streams read.
+
+Asked once per account and shared by every stream of the run; the sessions are ended
+(logout.user) when the tap closes the vendor's HTTP layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tap_calltrack.comagic.rpc import metadata_of
+from tap_calltrack.comagic.session import AccountSession
+from tap_calltrack.http import AuthError, FatalError, QuotaExhausted
+from tap_calltrack.settings import Account
+
+if TYPE_CHECKING:
+    from tap_calltrack.tap import TapCalltrack
+
+T = TypeVar("T")
+PAGE = 10_000
+CUSTOMER_USER_FIELDS = ["id", "login", "description", "name", "customer_id"]
+# What get.customer_users answers a user that is not an agent is undocumented: read
+# these as "no clients" (the sandbox answers an empty list).
+NOT_AN_AGENCY = frozenset({"forbidden", "method_component_disabled", "method_not_found"})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One partition of the client-level streams: a direct account or an agency client."""
+
+    account: Account  # label, context and time zone of the partition
+    parent: Account  # the configured account (its session and credentials)
+    app_id: int | None
+    user_id: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        """Client methods of an agency name the client (NOTES 2.0, agents)."""
+        return {} if self.user_id is None else {"user_id": self.user_id}
+
+
+class ComagicRuntime:
+    def __init__(self, tap: TapCalltrack) -> None:
+        self.tap = tap
+        self.http = tap.vendor_http("comagic")
+        self.logger = logging.getLogger(f"{tap.name}.comagic")
+        self._sessions: dict[str, AccountSession] = {}
+        self._cache: dict[tuple[str, ...], Any] = {}
+        self._scopes: dict[tuple, Scope] = {}
+        self._lock = threading.RLock()
+        self._hook_close()
+
+    def _hook_close(self) -> None:
+        """Log out when the tap closes the vendor's HTTP layer, i.e. at the end of the run
+        (tap.py has no per-vendor close hook; see docs/comagic.md)."""
+        close = self.http.close
+
+        def close_with_logout() -> None:
+            try:
+                self.close()
+            finally:
+                close()
+
+        self.http.close = close_with_logout  # type: ignore[method-assign]
+
+    def close(self) -> None:
+        for session in list(self._sessions.values()):
+            session.logout()
+
+    # --- cached facts ----------------------------------------------------------------------
+
+    def _cached(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        """Compute once per run; a failure is remembered and raised again."""
+        with self._lock:
+            if key not in self._cache:
+                try:
+                    self._cache[key] = compute()
+                except (FatalError, QuotaExhausted) as exc:
+                    self._cache[key] = exc
+            value = self._cache[key]
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    def session(self, account: Account) -> AccountSession:
+        with self._lock:
+            if account.label not in self._sessions:
+                self._sessions[account.label] = AccountSession(account, self.http, self.logger)
+            return self._sessions[account.label]
+
+    def account_info(self, account: Account) -> dict[str, Any]:
+        """get.account: ``app_id``, ``name``, ``timezone`` (``data`` is a list of one)."""
+        def fetch() -> dict[str, Any]:
+            answer = self.session(account).call(
+                "get.account", {}, f"comagic get.account [{account.label}]")
+            rows = rows_of(answer.result)
+            if not rows:
+                raise FatalError(f"comagic get.account [{account.label}]: no account in the "
+                                 "answer")
+            return dict(rows[0])
+
+        return self._cached(("account", account.label), fetch)
+
+    def timezone(self, account: Account) -> ZoneInfo:
+        name = self.account_info(account).get("timezone")
+        try:
+            return ZoneInfo(str(name)) if name else account.timezone
+        except (ZoneInfoNotFoundError, ValueError):
+            self.logger.warning("comagic account '%s': unknown time zone %r from get.account; "
+                                "using %s", account.label, name, account.timezone)
+            return account.timezone
+
+    def customer_users(self, account: Account) -> list[dict[str, Any]] | None:
+        """An agency's clients; None when the user may not list them (not an agent)."""
+        return self._cached(("customers", account.label), lambda: self.fetch_all(
+            account, "get.customer_users", {"fields": CUSTOMER_USER_FIELDS},
+            f"comagic get.customer_users [{account.label}]", soft=NOT_AN_AGENCY))
+
+    def site_ids(self, scope: Scope) -> list[int]:
+        """The scope's sites (get.campaign_daily_stat requires a site_id)."""
+        def fetch() -> list[int]:
+            rows = self.fetch_all(scope.parent, "get.sites", {**scope.params(), "fields": ["id"]},
+                                  f"comagic get.sites [{scope.account.label}]") or []
+            return sorted(int(row["id"]) for row in rows if row.get("id") is not None)
+
+        return self._cached(("sites", scope.account.label), fetch)
+
+    def fetch_all(self, account: Account, method: str, params: Mapping[str, Any], what: str,
+                  soft: frozenset[str] = frozenset()) -> list[dict[str, Any]] | None:
+        """Every row of a small list method, page by page; None on a ``soft`` error."""
+        session = self.session(account)
+        rows: list[dict[str, Any]] = []
+        while True:
+            answer = session.call(method, {**params, "offset": len(rows), "limit": PAGE},
+                                  what, soft=soft)
+            if answer.error is not None:
+                return None
+            page = rows_of(answer.result)
+            rows.extend(page)
+            total = total_of(answer.result)
+            if not page or len(page) < PAGE or (total is not None and len(rows) >= total):
+                return rows
+
+    # --- scopes (partitions) -----------------------------------------------------------
+
+    def scopes(self, account: Account) -> list[Scope]:
+        """The account itself, or each client of an agency (configured or listed)."""
+        return self._cached(("scopes", account.label), lambda: self._resolve(account))
+
+    def _resolve(self, account: Account) -> list[Scope]:
+        info = self.account_info(account)
+        app_id = info.get("app_id")
+        local = dataclasses.replace(account, timezone=self.timezone(account))
+        wanted = account.options.get("user_ids")
+        clients = self.customer_users(account)
+        if not wanted and not clients:
+            return [Scope(local, account, app_id)]
+        listed = {int(row["id"]): row for row in clients or [] if row.get("id") is not None}
+        if clients is None:
+            self.logger.warning("comagic account '%s': get.customer_users is not readable; "
+                                "records of its clients carry the agency's app_id",
+                                account.label)
+        return [self._client(local, account, user_id, listed.get(user_id), app_id,
+                             clients is not None)
+                for user_id in wanted or sorted(listed)]
+
+    def _client(self, local: Account, account: Account, user_id: int,
+                row: Mapping[str, Any] | None, agency_app_id: Any, listed: bool) -> Scope:
+        client = dataclasses.replace(
+            local, label=f"{account.label}/{user_id}",
+            context={"account": account.label, "user_id": user_id},
+            options={**account.options, "user_id": user_id})
+        scope = Scope(client, account, (row or {}).get("customer_id") or agency_app_id, user_id)
+        if listed and row is None:
+            self.tap.run_status.fail_account(client, AuthError(
+                f"user_id {user_id} is not a client of this agency (get.customer_users does "
+                f"not list it); check {account.options['setting']}.user_ids"))
+        return scope
+
+    def partition_scopes(self, account: Account) -> list[Scope]:
+        """:meth:`scopes`, or, when the account cannot be read, the account itself (its
+        failure is reported once; the streams then skip it)."""
+        try:
+            scopes = self.scopes(account)
+        except (AuthError, QuotaExhausted) as exc:
+            self._report(account, exc)
+            scopes = [Scope(account, account, None)]
+        with self._lock:
+            for scope in scopes:
+                self._scopes[context_key(scope.account.context)] = scope
+        return scopes
+
+    def _report(self, account: Account, exc: Exception) -> None:
+        run = self.tap.run_status
+        if isinstance(exc, QuotaExhausted):
+            if "comagic" not in run.exhausted_vendors:
+                run.exhaust_vendor("comagic", exc)
+        elif (account.vendor, account.label) not in run.failed_accounts:
+            run.fail_account(account, exc)
+
+    def scope(self, context: Mapping[str, Any] | None) -> Scope:
+        with self._lock:
+            scope = self._scopes.get(context_key(context or {}))
+        if scope is None:
+            raise LookupError(f"comagic: no partition matches {context}")
+        return scope
+
+
+def context_key(context: Mapping[str, Any]) -> tuple:
+    return tuple(sorted(context.items()))
+
+
+def rows_of(result: Any) -> list[dict[str, Any]]:
+    """``result.data``, or ``result`` itself when it is a bare list (NOTES quirk 23)."""
+    data = result.get("data") if isinstance(result, Mapping) else result
+    if isinstance(data, Mapping):
+        return [dict(data)]
+    return [row for row in data if isinstance(row, Mapping)] if isinstance(data, list) else []
+
+
+def total_of(result: Any) -> int | None:
+    metadata = metadata_of(result)
+    total = metadata.get("total_items") if isinstance(metadata, Mapping) else None
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
+
+
+_RUNTIMES: weakref.WeakKeyDictionary[Any, ComagicRuntime] = weakref.WeakKeyDictionary()
+_RUNTIMES_LOCK = threading.Lock()
+
+
+def runtime_for(tap: TapCalltrack) -> ComagicRuntime:
+    """The one runtime of a tap instance."""
+    with _RUNTIMES_LOCK:
+        runtime = _RUNTIMES.get(tap)
+        if runtime is None:
+            runtime = _RUNTIMES[tap] = ComagicRuntime(tap)
+        return runtime

@@ -1,0 +1,235 @@
+"""Comagic / UIS streams: mostly declarations over the bases of client.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from tap_calltrack.base import vendor_schema
+from tap_calltrack.comagic.client import (
+    AccountReportStream,
+    ClientReportStream,
+    ComagicStream,
+    DimensionStream,
+    Task,
+)
+from tap_calltrack.comagic.runtime import CUSTOMER_USER_FIELDS, Scope
+from tap_calltrack.fanout import CallSource
+from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.settings import Account
+from tap_calltrack.windows import Window, canonical_utc, local_midnight
+
+
+class AccountStream(ComagicStream):
+    """get.account of each configured account (asked once per run, shared with the others)."""
+
+    name = "comagic_account"
+    method = "get.account"
+    primary_keys = ("app_id",)
+    schema = vendor_schema("comagic", "account")
+
+    def records_for(self, account: Account, context: Mapping[str, Any] | None
+                    ) -> Iterator[dict[str, Any]]:
+        yield {**self.runtime.account_info(account), "account": account.label}
+
+
+class CustomerUsersStream(ComagicStream):
+    """An agency's clients (the old getClients); nothing for a direct account."""
+
+    name = "comagic_customer_users"
+    method = "get.customer_users"
+    primary_keys = ("app_id", "id")
+    schema = vendor_schema("comagic", "customer_users")
+
+    def records_for(self, account: Account, context: Mapping[str, Any] | None
+                    ) -> Iterator[dict[str, Any]]:
+        app_id = self.runtime.account_info(account).get("app_id")
+        for row in self.runtime.customer_users(account) or []:
+            yield {"account": account.label, "app_id": app_id,
+                   **{key: row.get(key) for key in CUSTOMER_USER_FIELDS}}
+
+
+class SitesStream(DimensionStream):
+    name = "comagic_sites"
+    method = "get.sites"
+    primary_keys = ("app_id", "id")
+    schema = vendor_schema("comagic", "sites")
+
+
+class TagsStream(DimensionStream):
+    name = "comagic_tags"
+    method = "get.tags"
+    primary_keys = ("app_id", "id")
+    schema = vendor_schema("comagic", "tags")
+
+
+class CampaignsStream(DimensionStream):
+    name = "comagic_campaigns"
+    method = "get.campaigns"
+    primary_keys = ("app_id", "id")
+    schema = vendor_schema("comagic", "campaigns")
+
+
+def talk_url(media_url: str, communication_id: Any, record_id: Any) -> str:
+    """An mp3 record's link (NOTES 2.5)."""
+    return f"{media_url}/system/media/talk/{communication_id}/{record_id}/"
+
+
+class CallsStream(CallSource, AccountReportStream):
+    """Call sessions (the old getCallStats) with links to their mp3 records.
+
+    The vendor's call source for the unified ``calls`` stream and the recordings (see
+    fanout.py): so its partition is the configured account, an agency's clients read
+    window by window inside it."""
+
+    name = "comagic_calls"
+    method = "get.calls_report"
+    primary_keys = ("app_id", "id")
+    schema = vendor_schema("comagic", "calls")
+    own_fields = frozenset({"record_urls"})
+    needed_fields = frozenset({"id", "start_time", "communication_id", "call_records"})
+
+    def media_url(self, account: Account) -> str:
+        return str(account.options.get("media_url") or self.setting("media_url")).rstrip("/")
+
+    def normalise(self, row: dict[str, Any], scope: Scope) -> None:
+        super().normalise(row, scope)
+        media = self.media_url(scope.account)
+        row["record_urls"] = [talk_url(media, row.get("communication_id"), record_id)
+                              for record_id in row.get("call_records") or []]
+
+    def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
+        """The mp3 records of one emitted comagic_calls record, to download."""
+        communication_id = record.get("communication_id")
+        if communication_id is None:
+            return []
+        media = self.media_url(account)
+        app_id = record.get("app_id")
+        return [RecordingRef(
+            relative_path=f"comagic/{app_id}/{communication_id}_{record_id}.mp3",
+            url=talk_url(media, communication_id, record_id),
+            record={"app_id": app_id, "user_id": record.get("user_id"), "id": record.get("id"),
+                    "communication_id": communication_id, "record_id": record_id,
+                    "start_time_utc": record.get("start_time_utc")},
+        ) for record_id in record.get("call_records") or []]
+
+
+class CallLegsStream(ClientReportStream):
+    name = "comagic_call_legs"
+    method = "get.call_legs_report"
+    primary_keys = ("app_id", "id")
+    schema = vendor_schema("comagic", "call_legs")
+    needed_fields = frozenset({"id", "start_time"})
+
+
+class DateTimeReport(ClientReportStream):
+    date_field = "date_time"
+    replication_key = "date_time_utc"
+    needed_fields = frozenset({"id", "date_time"})
+
+
+class CommunicationsStream(DateTimeReport):
+    """Every communication; ``id`` is unique only with ``communication_type`` (NOTES 2.6)."""
+
+    name = "comagic_communications"
+    method = "get.communications_report"
+    primary_keys = ("app_id", "communication_type", "id")
+    schema = vendor_schema("comagic", "communications")
+    needed_fields = frozenset({"id", "date_time", "communication_type"})
+
+
+class GoalsStream(DateTimeReport):
+    """Goals; ``id``, ``date_time`` and ``name`` are not even default fields (quirk 15)."""
+
+    name = "comagic_goals"
+    method = "get.goals_report"
+    primary_keys = ("app_id", "id")
+    schema = vendor_schema("comagic", "goals")
+
+
+def phone_as_text(row: dict[str, Any]) -> None:
+    """``visitor_phone_number`` is typed a number in these reports only (NOTES quirk 24)."""
+    value = row.get("visitor_phone_number")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        row["visitor_phone_number"] = str(int(value))
+
+
+class OfflineMessagesStream(DateTimeReport):
+    name = "comagic_offline_messages"
+    method = "get.offline_messages_report"
+    primary_keys = ("app_id", "id")
+    schema = vendor_schema("comagic", "offline_messages")
+
+    def normalise(self, row: dict[str, Any], scope: Scope) -> None:
+        super().normalise(row, scope)
+        phone_as_text(row)
+
+
+class ChatsStream(DateTimeReport):
+    name = "comagic_chats"
+    method = "get.chats_report"
+    primary_keys = ("app_id", "id")
+    schema = vendor_schema("comagic", "chats")
+
+    def normalise(self, row: dict[str, Any], scope: Scope) -> None:
+        super().normalise(row, scope)
+        phone_as_text(row)
+
+
+class CampaignDailyStatStream(ClientReportStream):
+    """Per site, campaign and day (the old getSummaryStats); ``site_id`` is required, so
+    each window is asked once per site of the account or client."""
+
+    name = "comagic_campaign_daily_stat"
+    method = "get.campaign_daily_stat"
+    primary_keys = ("app_id", "site_id", "date", "dimension_key")
+    schema = vendor_schema("comagic", "campaign_daily_stat")
+    window_setting = "campaign_stat_window_days"
+    window_default_days = 30
+    date_field = "date"
+    replication_key = "date_utc"
+    own_fields = frozenset({"dimension_key"})
+    needed_fields = frozenset({"date", "site_id", "campaign_id"})
+    key_parts: ClassVar[tuple[str, ...]] = ("campaign_id", "banner_group_id", "keyword_id",
+                                            "current_banner_id")
+
+    def sort_fields(self) -> tuple[str, ...]:
+        return ("date",)
+
+    def tasks_for(self, scopes: list[Scope], windows: list[Window]) -> list[Task]:
+        tasks = []
+        for window in windows:
+            per_window = [Task(window, scope, site) for scope in scopes
+                          for site in self.runtime.site_ids(scope)]
+            for task in per_window[:-1]:
+                task.closes_window = False
+            tasks += per_window
+        return tasks
+
+    def task_params(self, task: Task, piece: Window) -> dict[str, Any]:
+        return {**super().task_params(task, piece), "site_id": task.site_id}
+
+    def normalise(self, row: dict[str, Any], scope: Scope) -> None:
+        if "campain_id" in row:  # the doc's example spells it so (NOTES quirk 21)
+            campaign_id = row.pop("campain_id")
+            row.setdefault("campaign_id", campaign_id)
+        day = local_date(row.get("date"))
+        row["date_utc"] = (canonical_utc(local_midnight(day, scope.account.timezone))
+                           if day else None)
+        row["dimension_key"] = ":".join("" if row.get(part) is None else str(row[part])
+                                        for part in self.key_parts)
+
+
+def local_date(text: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
+
+
+STREAMS: list[type[ComagicStream]] = [
+    AccountStream, CustomerUsersStream, SitesStream, TagsStream, CampaignsStream, CallsStream,
+    CallLegsStream, CommunicationsStream, GoalsStream, OfflineMessagesStream, ChatsStream,
+    CampaignDailyStatStream,
+]
