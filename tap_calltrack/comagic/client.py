@@ -9,6 +9,7 @@ it twice.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -66,7 +67,8 @@ class ComagicStream(CalltrackStream):
     # --- request -------------------------------------------------------------------------
 
     def tap_fields(self) -> frozenset[str]:
-        return TAP_FIELDS | self.own_fields | {self.replication_key or "app_id"}
+        bookmark = {self.replication_key} if self.replication_key else set()
+        return TAP_FIELDS | self.own_fields | bookmark
 
     def sort_fields(self) -> tuple[str, ...]:
         return ()
@@ -78,9 +80,14 @@ class ComagicStream(CalltrackStream):
 
     def vendor_fields(self) -> list[str]:
         """Selected schema properties the vendor knows (and those the tap needs)."""
+        every = self.wants_every_field()
         mask = self.mask
         return [name for name in self._schema_fields if name not in self._unknown and
-                (name in self.needed_fields or mask[("properties", name)])]
+                (every or name in self.needed_fields or mask[("properties", name)])]
+
+    def wants_every_field(self) -> bool:
+        """Whether rows feed more than this stream's own selection."""
+        return False
 
     def request_params(self, scope: Scope, extra: Mapping[str, Any]) -> dict[str, Any]:
         params = {**scope.params(), **extra, "fields": self.vendor_fields()}
@@ -163,16 +170,13 @@ class ClientPartitions(CalltrackStream):
     ``{"account": label, "user_id": N}`` (clients are known after get.customer_users)."""
 
     @property
-    def runtime(self) -> ComagicRuntime:
-        return runtime_for(self.tap)
-
-    @property
     def partitions(self) -> list[dict[str, Any]] | None:
+        runtime = runtime_for(self.tap)
         return [scope.account.context for account in self.accounts
-                for scope in self.runtime.partition_scopes(account)]
+                for scope in runtime.partition_scopes(account)]
 
     def account_for(self, context: Mapping[str, Any] | None) -> Account:
-        return self.runtime.scope(context).account
+        return runtime_for(self.tap).scope(context).account
 
 
 class DimensionStream(ClientPartitions, ComagicStream):
@@ -376,7 +380,7 @@ class AccountReportStream(ReportStream):
                 if run.may_extract(scope.account, self.name)]
 
     def extraction_range(self, account: Account, context: Mapping[str, Any] | None
-                         ) -> Any:
+                         ) -> tuple[dt.datetime, dt.datetime]:
         """Windows in the account's own zone (get.account), not the configured fallback."""
         local = dataclasses.replace(account, timezone=self.runtime.timezone(account))
         return super().extraction_range(local, context)

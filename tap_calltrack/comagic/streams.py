@@ -90,6 +90,12 @@ class CallsStream(CallSource, AccountReportStream):
     own_fields = frozenset({"record_urls"})
     needed_fields = frozenset({"id", "start_time", "communication_id", "call_records"})
 
+    def wants_every_field(self) -> bool:
+        """The unified and recordings streams map more than this stream's selection."""
+        others = [stream for stream in self.tap.call_participants("comagic")
+                  if stream is not self and stream.participates]
+        return bool(others) or not self.selected
+
     def media_url(self, account: Account) -> str:
         return str(account.options.get("media_url") or self.setting("media_url")).rstrip("/")
 

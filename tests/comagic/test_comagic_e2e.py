@@ -297,3 +297,17 @@ def test_unknown_fields_are_dropped_and_internal_errors_retried(comagic, tmp_pat
     goals = {r["id"] for r in run.records["comagic_goals"]}
     assert len(goals) == len(World(calls_per_account=100).calls_between(
         "comagic-goals", "10501", START, END))
+
+
+def test_the_unified_calls_alone_read_every_field(comagic, tmp_path):
+    config = settings(comagic, comagic.account("direct"), end=START + dt.timedelta(days=2))
+    run = run_tap(config, tmp_path, streams={"calls"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = run.records["calls"]
+    assert {int(r["call_id"]) for r in rows} == calls_of("10501", START,
+                                                        START + dt.timedelta(days=2))
+    assert any(r["utm_source"] for r in rows) and any(r["tags"] for r in rows)
+    assert all(r["account"] == "okna-direct" and r["vendor"] == "comagic" for r in rows)
+    assert any(r["record_url"] for r in rows)
+    fields = comagic.state()["last_params"]["get.calls_report"]["fields"]
+    assert {"utm_source", "tags", "visitor_city", "search_query"} <= set(fields)
