@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import re
+import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -185,10 +188,13 @@ class CalltouchApp:
         return page, limit
 
     @staticmethod
-    def paged(records: list[dict[str, Any]], page: int, limit: int) -> dict[str, Any]:
-        total = len(records)
+    def paged(items: list[Any], page: int, limit: int,
+              render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        """The paged envelope; only the requested page's items are rendered."""
+        total = len(items)
         return {"page": page, "pageTotal": -(-total // limit), "pageSize": limit,
-                "recordsTotal": total, "records": records[(page - 1) * limit: page * limit]}
+                "recordsTotal": total,
+                "records": [render(item) for item in items[(page - 1) * limit: page * limit]]}
 
     # --- calls journal -----------------------------------------------------------------
 
@@ -200,13 +206,22 @@ class CalltouchApp:
         if paging is None and first != last:
             raise BadRequest(400, "Without page and limit calls can be selected for one day only")
         calls = self.selected_calls(site, first, last, query)
-        records = [self.call_record(site, facts, query) for facts in calls]
+        render = lambda facts: self.call_record(site, facts, query)  # noqa: E731
         if paging is None:
-            return SandboxResponse.json(records)
-        return SandboxResponse.json(self.paged(records, *paging))
+            return SandboxResponse.json([render(facts) for facts in calls])
+        return SandboxResponse.json(self.paged(calls, *paging, render=render))
 
     def selected_calls(self, site: Site, first: dt.date, last: dt.date,
                        query: dict[str, str]) -> list[CallFacts]:
+        filters = tuple(query.get(name) for name in ("bindTo", "targetOnly", "uniqueOnly",
+                                                     "uniqTargetOnly", "callbackOnly"))
+        return self._selected_calls(site, first, last, filters)
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one app per server, pages of a window
+    def _selected_calls(self, site: Site, first: dt.date, last: dt.date,
+                        filters: tuple[str | None, ...]) -> list[CallFacts]:
+        query = dict(zip(("bindTo", "targetOnly", "uniqueOnly", "uniqTargetOnly",
+                          "callbackOnly"), filters, strict=True))
         by_session = query.get("bindTo") == "session"
         pool = self.world.calls_between("calltouch", str(site.site_id),
                                         first - dt.timedelta(days=1) if by_session else first,
@@ -263,8 +278,8 @@ class CalltouchApp:
             "ctCallerId": f"ct-{f.session_id}",
             "clientId": f.ga_client_id if f.index % 3 else None,
             "yaClientId": f.ya_client_id if f.index % 4 else None,
-            "ctClientId": stable_int("client", f.caller_number) % 10**9,
-            "ctGlobalId": stable_int("global", f.caller_number) % 10**10,
+            "ctClientId": zlib.crc32(f.caller_number.encode()) % 10**9,
+            "ctGlobalId": zlib.crc32(f.caller_number.encode()) * 7 % 10**10,
             "sipCallId": f"{f.call_id:x}@sip.calltouch.ru",
             "callReferenceId": f"ref-{f.call_id}",
             "callClientUniqueId": f"cu-{f.session_id}",
@@ -377,7 +392,7 @@ class CalltouchApp:
                 "browser": f.browser, "ref": f.referrer, "url": f.landing_url,
                 "guaClientId": None, "yaClientId": f.ya_client_id, "attribution": 1,
                 "attrs": None, "additionalTags": [], "device": f.device, "os": f.os},
-            "client": {"clientId": stable_int("lead-client", f.caller_number) % 10**7,
+            "client": {"clientId": zlib.crc32(f.caller_number.encode()) % 10**7,
                        "fio": "Клиент" if f.index % 2 else None,
                        "phones": [{"phoneNumber": f.caller_number, "phoneType": "OTHER"}],
                        "contacts": [{"contactType": "EMAIL",
@@ -385,7 +400,7 @@ class CalltouchApp:
             "orders": [],
             "siteId": site.site_id,
             "hostname": f.landing_url.split("/")[2],
-            "ctClientId": stable_int("client", f.caller_number) % 10**9,
+            "ctClientId": zlib.crc32(f.caller_number.encode()) % 10**9,
             "attrs": {"form": "main"} if query.get("withAttrs") == "true" and f.index % 2 else None,
             "dcm": [] if query.get("withDcm") == "true" else None,
         }
@@ -424,13 +439,13 @@ class CalltouchApp:
         if paging is None and first != last:
             raise BadRequest(400, "Parameter page is required for a range over one day")
         all_origins = query.get("withAllOrderOrigins") == "true"
-        deals = [self.order_record(site, f, query)
-                 for f in self.world.calls_between("calltouch-deals", str(site.site_id),
-                                                   first, last)
+        deals = [f for f in self.world.calls_between("calltouch-deals", str(site.site_id),
+                                                     first, last)
                  if all_origins or f.index % 10 == 0]
+        render = lambda facts: self.order_record(site, facts, query)  # noqa: E731
         if paging is None:
-            return SandboxResponse.json({"records": deals})
-        return SandboxResponse.json(self.paged(deals, *paging))
+            return SandboxResponse.json({"records": [render(f) for f in deals]})
+        return SandboxResponse.json(self.paged(deals, *paging, render=render))
 
     def order_record(self, site: Site, f: CallFacts, query: dict[str, str]) -> dict[str, Any]:
         from_call = f.index % 3 != 2
