@@ -108,6 +108,8 @@ def day_windows(start: dt.datetime, end: dt.datetime, days: int) -> list[Window]
     tz = start.tzinfo
     assert isinstance(tz, ZoneInfo)
     end = end.astimezone(tz)
+    if start >= end:
+        return []
     windows: list[Window] = []
     cursor = local_midnight(start.date(), tz)
     while cursor < end:
