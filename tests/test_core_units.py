@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import io
+import itertools
 import random
 import threading
 import time
@@ -25,7 +26,7 @@ from tap_calltrack.http import (
     retry_after_seconds,
 )
 from tap_calltrack.prefetch import OrderedPrefetcher
-from tap_calltrack.redaction import Redactor, RedactingStream
+from tap_calltrack.redaction import RedactingStream, Redactor
 from tap_calltrack.settings import VendorLimits
 from tap_calltrack.unified import clean, phone
 from tap_calltrack.windows import (
@@ -55,7 +56,7 @@ def test_day_windows_cover_the_range_without_gaps(start_day, length, size, secon
     end = start + dt.timedelta(days=length)
     windows = day_windows(start, end, size)
     assert windows[0].start <= start and windows[-1].end == end
-    for before, after in zip(windows, windows[1:], strict=False):
+    for before, after in itertools.pairwise(windows):
         assert before.end == after.start and before.end.time() == dt.time(0)
     assert all((w.last_day - w.first_day).days < size for w in windows)
 
