@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from singer_sdk.streams.rest import PageContext
 
 from tap_calltrack.base import CalltrackStream, Page, WindowedStream
-from tap_calltrack.comagic.rpc import Answer, describe_error
+from tap_calltrack.comagic.rpc import Answer, describe_error, error_data
 from tap_calltrack.comagic.runtime import ComagicRuntime, Scope, rows_of, runtime_for, total_of
 from tap_calltrack.http import FatalError
 from tap_calltrack.prefetch import OrderedPrefetcher
@@ -158,8 +158,7 @@ class ComagicStream(CalltrackStream):
 def refused_field(error: Mapping[str, Any], requested: list[str]) -> str | None:
     """The requested field an ``unexpected_parameters`` error names (in data.value, else
     quoted in the message)."""
-    data = error.get("data") if isinstance(error.get("data"), Mapping) else {}
-    value = data.get("value")
+    value = error_data(error).get("value")
     candidates = list(value) if isinstance(value, list) else [value]
     candidates += re.findall(r"[\"'`]([a-z0-9_]+)[\"'`]", str(error.get("message") or ""))
     return next((name for name in candidates if name in requested), None)
@@ -361,7 +360,8 @@ class ReportStream(ComagicStream, WindowedStream):
     # --- records -------------------------------------------------------------------------
 
     def normalise(self, row: dict[str, Any], scope: Scope) -> None:
-        row[self.replication_key] = local_to_utc(row.get(self.date_field), DATETIME,
+        assert self.replication_key is not None
+        row[self.replication_key] = local_to_utc(row.get(self.date_field) or "", DATETIME,
                                                  scope.account.timezone)
 
 

@@ -121,8 +121,13 @@ def parse_answer(response: requests.Response) -> Answer:
     return Answer(response, result, None, Limits.of(metadata_of(result)))
 
 
+def error_data(error: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = error.get("data")
+    return data if isinstance(data, Mapping) else {}
+
+
 def describe_error(error: Mapping[str, Any]) -> str:
-    data = error.get("data") if isinstance(error.get("data"), Mapping) else {}
+    data = error_data(error)
     text = f"{data.get('mnemonic') or 'error'} {error.get('code')}: {error.get('message')}"
     if data.get("field"):
         text += f" (field {data['field']}"

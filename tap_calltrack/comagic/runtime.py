@@ -222,7 +222,8 @@ def rows_of(result: Any) -> list[dict[str, Any]]:
     data = result.get("data") if isinstance(result, Mapping) else result
     if isinstance(data, Mapping):
         return [dict(data)]
-    return [row for row in data if isinstance(row, Mapping)] if isinstance(data, list) else []
+    return [dict(row) for row in data if isinstance(row, Mapping)] if isinstance(data, list) \
+        else []
 
 
 def total_of(result: Any) -> int | None:

@@ -146,7 +146,7 @@ class AccountSession:
                            f"comagic login.user [{self.account.label}]")
         data = answer.result.get("data") if isinstance(answer.result, Mapping) else None
         token = data.get("access_token") if isinstance(data, Mapping) else None
-        if not isinstance(token, str) or not token:
+        if not isinstance(data, Mapping) or not isinstance(token, str) or not token:
             raise AuthError(f"comagic login.user [{self.account.label}]: the answer has no "
                             "access_token")
         REDACTOR.add([token])

@@ -685,8 +685,10 @@ class Data:
                  keyword: int | None) -> dict[str, Any]:
         seed = stable_int("stat", campaign["id"], day, group, keyword)
         clicks = seed % 40
-        group_id = None if group is None else campaign["id"] * 10 + group
-        keyword_id = None if keyword is None else campaign["id"] * 100 + group * 10 + keyword
+        group_id = keyword_id = None
+        if group is not None and keyword is not None:
+            group_id = campaign["id"] * 10 + group
+            keyword_id = group_id * 10 + keyword
         return {
             "date": day.isoformat(), "site_id": campaign["site_id"],
             "campain_id": campaign["id"],  # sic: the doc's example (NOTES quirk 21)
@@ -729,6 +731,10 @@ def parse_datetime(value: Any, name: str) -> dt.datetime:
         return dt.datetime.strptime(value, DATETIME)
     except ValueError:
         raise RpcError("invalid_parameter_value", name, value) from None
+
+
+def sort_key(name: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+    return lambda row: (row.get(name) is None, row.get(name))
 
 
 def whole(value: Any, name: str, default: int, low: int, high: int) -> int:
@@ -973,8 +979,7 @@ class ComagicApp:
         else:
             full = self.listing(method, scope)
         for name, descending in reversed(order):
-            full.sort(key=lambda row, n=name: (row.get(n) is None, row.get(n)),
-                      reverse=descending)
+            full.sort(key=sort_key(name), reverse=descending)
         renamed = RENAMED.get(method, {})
         page = full[offset:offset + limit]
         return [{renamed.get(f, f): row.get(renamed.get(f, f)) for f in fields}
