@@ -23,6 +23,7 @@ from tap_calltrack.callkeeper.client import (
     send_exact,
 )
 from tap_calltrack.http import AuthError, FatalError, RetryableError
+from tap_calltrack.recordings import download
 from tap_calltrack.settings import Account
 from tap_calltrack.tap import TapCalltrack
 from tap_calltrack.windows import Window
@@ -236,3 +237,17 @@ def test_a_recording_ref_names_a_safe_path_and_the_call(tap):
     assert ref.relative_path == "callkeeper/_Дилеры_роль_x/20000000000000042.mp3"
     assert ref.record == {"account": "../Дилеры (роль)/x", "universalId": "20000000000000042",
                           "call_time_utc": "2024-03-01T07:00:00+00:00"}
+
+
+def test_the_recording_of_an_emitted_call_downloads_from_its_record_url(tap, tmp_path):
+    stream = tap.streams["callkeeper_calls"]
+    user = stream.accounts[0]
+    page = stream.fetch_page(user, window(day(0), day(0)), 0)
+    records = [stream.post_process(dict(row), user.context) for row in page.records]
+    refs = [ref for record in records for ref in stream.recording_refs(record, user)]
+    assert 0 < len(refs) < len(records)
+    saved = download(stream.http, refs[0], tmp_path, "test")
+    assert saved is not None and saved["bytes"] > 4096
+    assert (tmp_path / refs[0].relative_path).read_bytes().startswith(b"ID3")
+    assert refs[0].relative_path.startswith("callkeeper/Окна-Север/")
+    tap.close()
