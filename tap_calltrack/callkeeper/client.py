@@ -197,8 +197,16 @@ class CallkeeperStream(WindowedStream):
         response, answer = self.http.call(lambda session: send_exact(session, url, timeout),
                                           decode, what)
         if answer.end is not None:
-            self.logger.debug("%s: %s (end of data)", what, answer.end)
+            self.log_end(what, token, answer.end)
         return Page(response, answer, answer.rows, window)
+
+    def log_end(self, what: str, page: int, signal: str) -> None:
+        # Pages are documented from 0 and an empty range as "No rows found": this answer to
+        # page 0 would mean the data were missed, so it is said aloud (NOTES.md 3.1).
+        if page == 0 and signal == "Incorrect page is set":
+            self.logger.warning("%s: %s; taken as no calls in the window", what, signal)
+        else:
+            self.logger.debug("%s: %s (end of data)", what, signal)
 
     def new_walk(self, account: Account, window: Window) -> PaginatorWalk:
         return PaginatorWalk(CallkeeperPaginator(), remaining_pages)

@@ -251,3 +251,15 @@ def test_the_recording_of_an_emitted_call_downloads_from_its_record_url(tap, tmp
     assert (tmp_path / refs[0].relative_path).read_bytes().startswith(b"ID3")
     assert refs[0].relative_path.startswith("callkeeper/Окна-Север/")
     tap.close()
+
+
+def test_incorrect_page_for_page_0_is_said_aloud(tap, monkeypatch):
+    """Documented pages start at 0: that answer to page 0 would mean missed data."""
+    stream = tap.streams["callkeeper_calls"]
+    said: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(stream.logger, "warning", lambda *a: said.append(("warning", a)))
+    monkeypatch.setattr(stream.logger, "debug", lambda *a: said.append(("debug", a)))
+    stream.log_end("w", 0, "Incorrect page is set")
+    stream.log_end("w", 2, "Incorrect page is set")
+    stream.log_end("w", 0, "No rows found")
+    assert [level for level, _ in said] == ["warning", "debug", "debug"]
