@@ -22,9 +22,10 @@ user-4...     get         v3 array       ``[]`` (only when ``--accounts`` > 4)
 Page 0 of an empty range answers "No rows found" for everyone (the documented case).
 Where the docs are silent (see docs/callkeeper.md): a role key is recognised only with
 getByRole and a user key only with get/getWithRole (otherwise "User is not recognized");
-the HTTP status is 200 when the data ends (page 0 of an empty range, a page past the
-last), 401 for an unknown key, 400 for the other refusals; a bad ``to`` answers "End date has wrong type..."; ``callTime`` is in the
-owning cabinet's zone; ``recordUrl`` is a key-free link to this sandbox.
+the HTTP status is 200 when the data end (page 0 of an empty range, a page past the
+last), 401 for an unknown key, 400 for the other refusals; a bad ``to`` answers "End date
+has wrong type..."; ``callTime`` is in the owning cabinet's zone; ``recordUrl`` is a
+key-free link to this sandbox.
 """
 
 from __future__ import annotations
