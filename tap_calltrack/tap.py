@@ -34,7 +34,7 @@ from tap_calltrack.settings import (
 )
 from tap_calltrack.unified import UnifiedCallsStream
 
-VENDORS: list[Vendor] = [CALLTOUCH, CALLKEEPER, COMAGIC]
+VENDORS: list[Vendor] = [CALLTOUCH, COMAGIC, CALLKEEPER]
 
 
 class TapCalltrack(Tap):

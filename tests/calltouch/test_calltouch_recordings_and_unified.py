@@ -22,18 +22,19 @@ def test_calls_selected_with_vendor_streams_fetch_no_page_twice(sandbox, tmp_pat
     config = config_for(sandbox, tmp_path)
     sandbox.reset()
     alone = run_tap(config, tmp_path / "alone", streams={"calltouch_calls"})
-    alone_requests = sandbox.stats()["requests"]
+    alone_requests = sandbox.stats()["requests_calltouch"]
     sandbox.reset()
     both = run_tap(config, tmp_path / "both", streams={"calltouch_calls", "calls"})
-    both_requests = sandbox.stats()["requests"]
+    both_requests = sandbox.stats()["requests_calltouch"]
     assert alone.returncode == both.returncode == 0, both.stderr[-2000:]
     assert both_requests == alone_requests > 0
-    assert len(both.records["calls"]) == len(both.records["calltouch_calls"]) == len(
+    unified_calltouch = [r for r in both.records["calls"] if r["vendor"] == "calltouch"]
+    assert len(unified_calltouch) == len(both.records["calltouch_calls"]) == len(
         alone.records["calltouch_calls"])
     assert_unique_keys(both)
     sandbox.reset()
     unified_only = run_tap(config, tmp_path / "unified", streams={"calls"})
-    assert sandbox.stats()["requests"] == alone_requests
+    assert sandbox.stats()["requests_calltouch"] == alone_requests
     assert unified_only.records["calls"] == both.records["calls"]
 
 
@@ -66,7 +67,7 @@ def test_recordings_are_saved_once_and_skipped_when_complete(sandbox, tmp_path):
     sandbox.reset()
     first = run_tap(config, tmp_path / "1", streams={"calltouch_recordings"})
     assert first.returncode == 0, first.stderr[-2000:]
-    downloads = sandbox.stats()["requests"]
+    downloads = sandbox.stats()["requests_calltouch"]
     rows = first.records["calltouch_recordings"]
     answered = [f for site in config["calltouch"]["sites"] for f in World().calls_between(
         "calltouch", str(site["site_id"]), START, END) if f.has_record]
@@ -80,7 +81,7 @@ def test_recordings_are_saved_once_and_skipped_when_complete(sandbox, tmp_path):
     assert not list((tmp_path / "recordings").rglob("*.part-*"))
     sandbox.reset()
     second = run_tap(config, tmp_path / "2", streams={"calltouch_recordings"})
-    calls_pages = sandbox.stats()["requests"]
+    calls_pages = sandbox.stats()["requests_calltouch"]
     assert calls_pages == downloads - len(rows)  # only the calls pages, no download again
     assert sorted(map(str, second.records["calltouch_recordings"])) == sorted(map(str, rows))
 
