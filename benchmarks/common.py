@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: sandbox processes, timing, ratios."""
+"""Shared pieces of the benchmarks: sandbox processes, tap configs, timing, ratios."""
 
 from __future__ import annotations
 
@@ -19,14 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Sandbox:
+    """``calltrack-sandbox`` on a free port, stopped on exit."""
+
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen([str(BIN / "calltrack-sandbox"), "--port", "0", *args],
                                         stdout=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()  # type: ignore[union-attr]
         self.url = line.strip().rsplit(" ", 1)[-1]
 
-    def config(self) -> dict[str, Any]:
-        return requests.get(f"{self.url}/_sandbox/config", timeout=10).json()
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        config = requests.get(f"{self.url}/_sandbox/config", timeout=10).json()
+        config.update(overrides)
+        return config
 
     def stats(self) -> dict[str, Any]:
         return requests.get(f"{self.url}/_sandbox/stats", timeout=10).json()
@@ -43,13 +47,14 @@ class Sandbox:
 
 
 def write_json(payload: Any) -> str:
-    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    json.dump(payload, handle)
-    handle.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(payload, handle)
     return handle.name
 
 
-def catalog_selecting(config_path: str, streams: set[str]) -> str:
+def tap_command(config: dict[str, Any], streams: set[str]) -> list[str]:
+    """The tap process reading ``config`` with only ``streams`` selected."""
+    config_path = write_json(config)
     catalog = json.loads(subprocess.run([str(BIN / "tap-calltrack"), "--config", config_path,
                                          "--discover"], capture_output=True, text=True,
                                         check=True).stdout)
@@ -57,7 +62,8 @@ def catalog_selecting(config_path: str, streams: set[str]) -> str:
         for item in entry["metadata"]:
             if item["breadcrumb"] == []:
                 item["metadata"]["selected"] = entry["tap_stream_id"] in streams
-    return write_json(catalog)
+    return [str(BIN / "tap-calltrack"), "--config", config_path,
+            "--catalog", write_json(catalog)]
 
 
 def timed(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 
 import requests
 
+FLAGS = {flag: "true" for flag in ("withCallTags", "withComments", "withOrders", "withMapVisits",
+                                   "withYandexDirect", "withGoogleAdwords")}
+
 
 def main(config_path: str, window_days: int) -> None:
-    config = json.load(open(config_path))
+    config = json.loads(Path(config_path).read_text())
     section = config["calltouch"]
     first = dt.date.fromisoformat(config["start_date"])
     last = dt.date.fromisoformat(config["end_date"])
@@ -30,9 +34,7 @@ def main(config_path: str, window_days: int) -> None:
                 body = session.get(url, params={
                     "clientApiId": site["api_token"], "dateFrom": day.strftime("%d/%m/%Y"),
                     "dateTo": window_end.strftime("%d/%m/%Y"), "page": page, "limit": 1000,
-                    "withCallTags": "true", "withComments": "true", "withOrders": "true",
-                    "withMapVisits": "true", "withYandexDirect": "true",
-                    "withGoogleAdwords": "true"}).json()
+                    **FLAGS}).json()
                 for record in body["records"]:
                     out.write(json.dumps({"type": "RECORD", "stream": "calltouch_calls",
                                           "record": record}) + "\n")

@@ -217,7 +217,7 @@ class CalltouchApp:
                                                      "uniqTargetOnly", "callbackOnly"))
         return self._selected_calls(site, first, last, filters)
 
-    @functools.lru_cache(maxsize=64)  # noqa: B019 - one app per server, pages of a window
+    @functools.lru_cache(maxsize=16)  # noqa: B019 - one app per server, pages of a window
     def _selected_calls(self, site: Site, first: dt.date, last: dt.date,
                         filters: tuple[str | None, ...]) -> list[CallFacts]:
         query = dict(zip(("bindTo", "targetOnly", "uniqueOnly", "uniqTargetOnly",

@@ -124,6 +124,7 @@ class Sandbox:
         self.options = options
         self.apps = sorted(apps, key=lambda app: len(app.prefix), reverse=True)
         self.counts: Counter[str] = Counter()
+        self.times: dict[str, float] = {}
         self._recent: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._rng = random.Random(options.seed)
@@ -138,6 +139,13 @@ class Sandbox:
         with self._lock:
             for key in keys:
                 self.counts[key] += 1
+
+    def mark_time(self) -> None:
+        """Wall-clock time of the first and the latest request (for rate benchmarks)."""
+        now = time.time()
+        with self._lock:
+            self.times.setdefault("first_request_at", now)
+            self.times["last_request_at"] = now
 
     def over_limit(self, client: str, vendor: str) -> bool:
         """Sliding one-second window of accepted requests per client and vendor."""
@@ -165,7 +173,7 @@ class Sandbox:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return dict(self.counts)
+            return {**self.counts, **self.times}
 
     def tap_config(self, base_url: str) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -204,6 +212,7 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 return self._send(SandboxResponse.html("Not Found", 404))
             vendor = app.prefix.strip("/")
             sandbox.count("requests", f"requests_{vendor}")
+            sandbox.mark_time()
             if sandbox.options.latency_ms:
                 time.sleep(sandbox.options.latency_ms / 1000)
             if sandbox.over_limit(self.client_address[0], vendor):
@@ -246,6 +255,7 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             if path == "/_sandbox/reset" and self.command == "POST":
                 with sandbox._lock:
                     sandbox.counts.clear()
+                    sandbox.times.clear()
                 return self._send(SandboxResponse.json({"reset": True}))
             if path == "/_sandbox/config":
                 base = f"http://{self.headers.get('Host')}"

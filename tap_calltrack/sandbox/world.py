@@ -145,7 +145,8 @@ def _count_on(world: World, vendor: str, account: str, day: dt.date) -> int:
     return max(0, round(mean * weekend * rng.uniform(0.7, 1.3)))
 
 
-@lru_cache(maxsize=4096)
+# Enough days for a few windows of every account; the data set itself is never held.
+@lru_cache(maxsize=1024)
 def _calls_on(world: World, vendor: str, account: str, day: dt.date) -> tuple[CallFacts, ...]:
     count = _count_on(world, vendor, account, day)
     rng = random.Random(f"{world.seed}:{vendor}:{account}:{day}:calls")
