@@ -52,7 +52,9 @@ class CallsStream(CallSource, CallkeeperStream):
         self.mask_key(row, account)
         row["account"] = account.label
         # callTime carries no zone; the cabinet's zone is the documented assumption.
-        row["call_time_utc"] = local_to_utc(row.get("callTime"), CK_DATETIME, account.timezone)
+        call_time = row.get("callTime")
+        row["call_time_utc"] = (local_to_utc(call_time, CK_DATETIME, account.timezone)
+                                if isinstance(call_time, str) else None)
         self.report_unknown_fields(row)
         return row
 
