@@ -13,6 +13,7 @@ from tap_calltrack.callkeeper.client import CallkeeperStream
 from tap_calltrack.callkeeper.settings import WINDOW_SETTING
 from tap_calltrack.fanout import CallSource
 from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
 from tap_calltrack.redaction import MASK
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import local_to_utc
@@ -83,4 +84,19 @@ class CallsStream(CallSource, CallkeeperStream):
         )]
 
 
-STREAMS: list[type[CallkeeperStream]] = [CallsStream]
+class RecordingsStream(RecordingsStreamBase):
+    """Recordings (``recordUrl``) of the calls of the run."""
+
+    name = "callkeeper_recordings"
+    vendor = "callkeeper"
+    primary_keys = ("account", "universalId")
+    replication_key = "call_time_utc"
+    schema = vendor_schema("callkeeper", "recordings")
+    window_setting = WINDOW_SETTING
+
+    @property
+    def url_base(self) -> str:
+        return self.tap.vendor_setting("callkeeper", "api_url")
+
+
+STREAMS: list[type] = [CallsStream, RecordingsStream]

@@ -17,6 +17,7 @@ from tap_calltrack.comagic.client import (
 from tap_calltrack.comagic.runtime import CUSTOMER_USER_FIELDS, Scope
 from tap_calltrack.fanout import CallSource
 from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import Window, canonical_utc, local_midnight
 
@@ -234,8 +235,23 @@ def local_date(text: Any) -> dt.date | None:
         return None
 
 
-STREAMS: list[type[ComagicStream]] = [
+class RecordingsStream(RecordingsStreamBase):
+    """Call records of the calls of the run (the old class's record links, downloaded)."""
+
+    name = "comagic_recordings"
+    vendor = "comagic"
+    primary_keys = ("app_id", "communication_id", "record_id")
+    replication_key = "start_time_utc"
+    schema = vendor_schema("comagic", "recordings")
+    window_setting = "window_days"
+
+    @property
+    def url_base(self) -> str:
+        return self.tap.vendor_setting("comagic", "api_url")
+
+
+STREAMS: list[type] = [
     AccountStream, CustomerUsersStream, SitesStream, TagsStream, CampaignsStream, CallsStream,
     CallLegsStream, CommunicationsStream, GoalsStream, OfflineMessagesStream, ChatsStream,
-    CampaignDailyStatStream,
+    CampaignDailyStatStream, RecordingsStream,
 ]
