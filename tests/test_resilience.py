@@ -1,0 +1,142 @@
+"""Faults, kills and secrets across all vendors: the real tap against faulty sandboxes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+from support import (
+    SandboxProcess,
+    TapRun,
+    assert_unique_keys,
+    console_script,
+    discover,
+    primary_key,
+    run_tap,
+    select,
+    write_json,
+)
+
+CALL_STREAMS = {"calltouch_calls", "comagic_calls", "callkeeper_calls", "calls"}
+RANGE = {"start_date": "2024-01-01", "end_date": "2024-01-21", "lookback_days": 0}
+WINDOW_SETTINGS = {"calltouch": "calls_window_days", "comagic": "window_days",
+                   "callkeeper": "calls_window_days"}
+
+
+def one_day_windows(config: dict) -> dict:
+    for vendor, setting in WINDOW_SETTINGS.items():
+        if vendor in config:
+            config[vendor][setting] = 1
+    return config
+
+
+def keys_by_stream(run: TapRun) -> dict[str, set[tuple]]:
+    schemas = run.schemas()
+    return {stream: {primary_key(r, schemas[stream]["key_properties"]) for r in records}
+            for stream, records in run.records.items()}
+
+
+def reference(tmp_path) -> dict[str, set[tuple]]:
+    """The rows of a clean run (no faults) of the same data."""
+    clean = SandboxProcess()
+    try:
+        run = run_tap(clean.config(**RANGE), tmp_path / "reference", streams=CALL_STREAMS)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return keys_by_stream(run)
+    finally:
+        clean.stop()
+
+
+def test_every_record_arrives_once_with_20_percent_faults(start_sandbox, tmp_path):
+    expected = reference(tmp_path)
+    assert {"calltouch_calls", "calls"} <= set(expected)
+    faulty = start_sandbox("--faults", "all=0.2", "--timeout-ms", "2500")
+    config = one_day_windows(faulty.config(**RANGE, request_timeout=1, max_tries=12))
+    run = run_tap(config, tmp_path / "faulty", streams=CALL_STREAMS)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = faulty.stats()
+    for kind in ("429", "5xx", "reset", "timeout", "garbage", "html"):
+        assert stats[f"fault_{kind}"] > 0, kind
+    assert keys_by_stream(run) == expected
+    assert_unique_keys(run)
+    assert "retry" in run.stderr
+
+
+def test_killed_run_resumes_from_its_last_state_without_losing_records(start_sandbox, tmp_path):
+    expected = reference(tmp_path)
+    sandbox = start_sandbox("--latency-ms", "40")
+    # one-day windows: many STATE messages, several windows in flight when killed
+    config = one_day_windows(sandbox.config(**RANGE))
+    catalog = select(discover(config, tmp_path), CALL_STREAMS)
+    args = [console_script("tap-calltrack"), "--config",
+            str(write_json(tmp_path / "config.json", config)),
+            "--catalog", str(write_json(tmp_path / "catalog.json", catalog))]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True, env=os.environ.copy())
+    lines: list[str] = []
+    states = 0
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        states += line.startswith('{"type":"STATE"')
+        if states == 12:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait()
+    remaining = process.stdout.read()
+    lines += remaining.splitlines(keepends=True)
+    first = TapRun(-9, "".join(line for line in lines if line.endswith("\n")), "")
+    assert first.states, "the tap was killed before its first STATE"
+    second = run_tap(config, tmp_path / "resume", streams=CALL_STREAMS, state=first.final_state)
+    assert second.returncode == 0, second.stderr[-2000:]
+    union: dict[str, set[tuple]] = {}
+    for run in (first, second):
+        for stream, keys in keys_by_stream(run).items():
+            union.setdefault(stream, set()).update(keys)
+    assert union == expected
+    refetched = sum(len(keys_by_stream(first).get(s, set()) & keys_by_stream(second).get(s, set()))
+                    for s in expected)
+    total = sum(len(keys) for keys in expected.values())
+    assert refetched < total / 2  # bounded by the windows in flight, not the whole range
+
+
+def test_canary_tokens_appear_nowhere_at_debug_level(start_sandbox, tmp_path):
+    sandbox = start_sandbox("--faults", "429=0.1,5xx=0.1,html=0.05", "--accounts", "2")
+    config = sandbox.config(**RANGE)
+    secrets = [value for value in _secret_values(config)]
+    assert len(secrets) >= 4
+    canary = "CANARY0123456789"
+    if "calltouch" in config:
+        config["calltouch"]["sites"].append(
+            {"site_id": 99999, "api_token": canary + "-ct", "name": "canary"})
+    if "callkeeper" in config:
+        config["callkeeper"]["accounts"].append({"api_key": canary[:16], "name": "canary-ck"})
+    if "comagic" in config:
+        config["comagic"]["accounts"].append({"access_token": canary + "-cm",
+                                              "name": "canary-cm"})
+    run = run_tap(config, tmp_path, env={"LOGLEVEL": "DEBUG", "TAP_CALLTRACK_LOGLEVEL": "DEBUG"},
+                  timeout=900)
+    assert "DEBUG" in run.stderr
+    everything = run.stdout + run.stderr
+    for secret in [*secrets, canary]:
+        assert secret not in everything
+    refused = [line for line in run.stderr.splitlines() if "canary" in line and "stopped" in line]
+    assert len(refused) == len([v for v in ("calltouch", "callkeeper", "comagic") if v in config])
+
+
+def _secret_values(config: dict) -> list[str]:
+    found = []
+    for vendor in ("calltouch", "comagic", "callkeeper"):
+        for account in config.get(vendor, {}).get("sites", []) + config.get(vendor, {}).get(
+                "accounts", []):
+            found += [str(v) for k, v in account.items()
+                      if k in ("api_token", "access_token", "password", "api_key")]
+    return found
+
+
+def test_progress_lines_report_windows_records_and_rate(sandbox, tmp_path):
+    config = sandbox.config(**RANGE)
+    run = run_tap(config, tmp_path, streams={"calltouch_calls"})
+    progress = [line for line in run.stderr.splitlines() if "requests/s" in line]
+    assert progress and all("window" in line and "records" in line for line in progress)
