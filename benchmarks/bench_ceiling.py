@@ -31,8 +31,8 @@ def measure(sandbox: Sandbox, concurrency: int) -> tuple[float, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=50_000, help="calls per site")
-    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--records", type=int, default=100_000, help="calls per site")
+    parser.add_argument("--days", type=int, default=28)
     args = parser.parse_args()
     with Sandbox("--latency-ms", "300", "--rate-limit", str(CEILING), "--accounts", "1",
                  "--records", str(args.records), "--days", str(args.days)) as sandbox:

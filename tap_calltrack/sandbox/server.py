@@ -213,9 +213,11 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             vendor = app.prefix.strip("/")
             sandbox.count("requests", f"requests_{vendor}")
             sandbox.mark_time()
+            # The ceiling counts arrivals, as a vendor's gateway does; latency comes after.
+            limited = sandbox.over_limit(self.client_address[0], vendor)
             if sandbox.options.latency_ms:
                 time.sleep(sandbox.options.latency_ms / 1000)
-            if sandbox.over_limit(self.client_address[0], vendor):
+            if limited:
                 sandbox.count("429", f"429_{vendor}", "429_rate_limit")
                 return self._send(app.too_many_requests("1"))
             fault = sandbox.draw_fault()
