@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import platform
+import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from itertools import zip_longest
 from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,9 +43,10 @@ GroupKey = tuple[Any, ...]
 
 
 def _group_value(value: Any) -> str | None:
-    if value is None or type(value) is str:
-        return value
-    return to_json_text(value)
+    if value is None:
+        return None
+    # Interned: thousands of groups share a few vendor/source/medium strings.
+    return sys.intern(value if type(value) is str else to_json_text(value))
 
 
 def _sort_key(key: GroupKey) -> tuple[tuple[bool, Any], ...]:
@@ -93,9 +96,11 @@ class CallCounts:
             if flag:
                 counts[i] += 1
 
-    def rows(self, groups: dict[GroupKey, list[int]]) -> list[list[Any]]:
-        """Groups as sorted rows: the key parts, then the five counts."""
-        return [[*key, *groups[key]] for key in sorted(groups, key=_sort_key)]
+    @staticmethod
+    def rows(groups: dict[GroupKey, list[int]]) -> Iterator[list[Any]]:
+        """Groups as sorted rows (built one at a time): the key parts, then the counts."""
+        for key in sorted(groups, key=_sort_key):
+            yield [*key, *groups[key]]
 
     def daily_totals(self) -> list[list[Any]]:
         """Per known day: the five counts summed over vendors and accounts."""
@@ -219,16 +224,13 @@ def write_summary(book: WorkbookWriter, counts: CallCounts, tz: ZoneInfo) -> Non
     """Calls per day per vendor/account, per-day totals beside them, and a chart."""
     ws = book.new_plain_sheet(SUMMARY)
     rules = CellRules(tz, ws)
-    detail = counts.rows(counts.by_account)
     daily = counts.daily_totals()
     headers = ["Day", "Vendor", "Account", *COUNT_HEADERS, "", "Day", *COUNT_HEADERS]
     widths = [12, 14, 22, *([13] * 5), 3, 12, *([13] * 5)]
     start_table(ws, headers, widths)
-    for i in range(max(len(detail), len(daily))):
-        left = detail[i] if i < len(detail) else [None] * 8
-        right = daily[i] if i < len(daily) else []
-        ws.append([*_safe_row(rules, left), None, *right])
-    set_autofilter(ws, 8, len(detail))
+    for left, right in zip_longest(counts.rows(counts.by_account), daily):
+        ws.append([*_safe_row(rules, left or [None] * 8), None, *(right or [])])
+    set_autofilter(ws, 8, len(counts.by_account))
     if daily:
         ws.add_chart(_daily_chart(ws, len(daily)), "Q2")
 
@@ -255,13 +257,12 @@ def write_campaigns(book: WorkbookWriter, counts: CallCounts, tz: ZoneInfo) -> N
     """Per day, source, medium and campaign: the same five counts."""
     ws = book.new_plain_sheet(CAMPAIGNS)
     rules = CellRules(tz, ws)
-    rows = counts.rows(counts.by_campaign)
     start_table(
         ws, ["Day", "Source", "Medium", "Campaign", *COUNT_HEADERS], [12, 18, 14, 30, *([13] * 5)]
     )
-    for row in rows:
+    for row in counts.rows(counts.by_campaign):
         ws.append(_safe_row(rules, row))
-    set_autofilter(ws, 9, len(rows))
+    set_autofilter(ws, 9, len(counts.by_campaign))
 
 
 @dataclass
