@@ -125,7 +125,9 @@ class Progress:
             return
         rate = (rows - self._last_rows) / max(now - self._last, 1e-9)
         streams = ", ".join(f"{name} {out.rows:,}" for name, out in per_stream.items())
-        self.logger.info("Progress: %s rows written (%s); %.0f rows/s", f"{rows:,}", streams, rate)
+        self.logger.info(
+            "Progress: %s rows written (%s); %s rows/s", f"{rows:,}", streams, f"{rate:,.0f}"
+        )
         self._last, self._last_rows = now, rows
 
 
@@ -170,7 +172,8 @@ class ExcelLoader:
 
     def record(self, message: Mapping[str, Any]) -> None:
         """A RECORD message: one row."""
-        out = self.streams.get(message.get("stream"))  # type: ignore[arg-type]
+        stream = message.get("stream")
+        out = self.streams.get(stream) if type(stream) is str else None
         if out is None:
             _stream_name(message)
             raise InputError("RECORD arrived before the stream's SCHEMA")

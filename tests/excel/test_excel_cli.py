@@ -136,6 +136,10 @@ BAD_INPUTS = {
         "line 1 (stream 's'): SCHEMA has no 'properties' object",
     ),
     "not an object": ("[1, 2]\n", "line 1: a Singer message must be a JSON object"),
+    "stream name not a string": (
+        '{"type": "RECORD", "stream": ["s"], "record": {}}\n',
+        "line 1: RECORD message without a 'stream' name",
+    ),
 }
 
 
