@@ -1,0 +1,45 @@
+"""A non-editable install carries the schemas: --about and --discover work from the wheel."""
+
+from __future__ import annotations
+
+import json
+import site
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_install_discovers_every_stream_with_its_schema(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                    "-q", "-w", str(tmp_path / "dist"), str(ROOT)], check=True)
+    wheel = next((tmp_path / "dist").glob("tap_calltrack-*.whl"))
+    env_dir = tmp_path / "fresh"
+    venv.create(env_dir, with_pip=False)
+    fresh_site = next(env_dir.glob("lib/python*/site-packages"))
+    # The fresh venv borrows the dependencies (not this checkout: no .pth of the editable
+    # install is processed from a plain path entry) and gets the package from the wheel.
+    (fresh_site / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"),
+                    "install", "--no-deps", "-q", str(wheel)], check=True)
+    assert (fresh_site / "tap_calltrack" / "schemas" / "calls.json").exists()
+    tap = str(env_dir / "bin" / "tap-calltrack")
+    about = json.loads(subprocess.run([tap, "--about", "--format", "json"], cwd=tmp_path,
+                                      capture_output=True, text=True, check=True).stdout)
+    assert {"start_date", "calltouch", "comagic", "callkeeper"} <= set(
+        about["settings"]["properties"])
+    where = subprocess.run([str(env_dir / "bin" / "python"), "-c",
+                            "import tap_calltrack; print(tap_calltrack.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert str(fresh_site) in where
+    catalog = json.loads(subprocess.run([tap, "--discover"], cwd=tmp_path, capture_output=True,
+                                        text=True, check=True).stdout)
+    streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
+    assert len(streams) == 22
+    for entry in streams.values():
+        assert entry["schema"]["properties"], entry["tap_stream_id"]
+    for script in ("target-calltrack-excel", "calltrack-sandbox"):
+        subprocess.run([str(env_dir / "bin" / script), "--help"], cwd=tmp_path,
+                       capture_output=True, check=True)
