@@ -94,9 +94,5 @@ class RecordingsStream(RecordingsStreamBase):
     schema = vendor_schema("callkeeper", "recordings")
     window_setting = WINDOW_SETTING
 
-    @property
-    def url_base(self) -> str:
-        return self.tap.vendor_setting("callkeeper", "api_url")
-
 
 STREAMS: list[type] = [CallsStream, RecordingsStream]

@@ -104,6 +104,11 @@ class CalltouchStream(WindowedStream):
         """Enrichment flags from a list setting, as the query strings the API expects."""
         return {flag: "true" for flag in self.setting(key) or []}
 
+    def attribution(self) -> dict[str, Any]:
+        """The attribution model setting, when set (else the cabinet's model applies)."""
+        value = self.setting("attribution")
+        return {} if value is None else {"attribution": value}
+
     def authenticator_for(self, account: Account) -> APIKeyAuthenticator:
         return APIKeyAuthenticator(key=self.token_param, value=account.secrets["api_token"],
                                    location="params")

@@ -38,9 +38,7 @@ class CallsStream(CallSource, CalltouchStream):
     window_setting = "calls_window_days"
 
     def extra_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = self.flags("call_enrichments")
-        if self.setting("attribution") is not None:
-            params["attribution"] = self.setting("attribution")
+        params: dict[str, Any] = {**self.flags("call_enrichments"), **self.attribution()}
         if self.setting("bind_to"):
             params["bindTo"] = self.setting("bind_to")
         params.update({param: "true" for key, param in CALL_FILTERS.items() if self.setting(key)})
@@ -77,10 +75,6 @@ class RecordingsStream(RecordingsStreamBase):
     schema = vendor_schema("calltouch", "recordings")
     window_setting = "calls_window_days"
 
-    @property
-    def url_base(self) -> str:
-        return self.tap.vendor_setting("calltouch", "api_url")
-
 
 class RequestsStream(CalltouchStream):
     """Leads journal: a bare array per request, no paging, hence small windows."""
@@ -94,18 +88,11 @@ class RequestsStream(CalltouchStream):
     date_param_format = "%m/%d/%Y"  # leads only: US order (NOTES.md quirk 1)
     paged = False
 
-    def request_context(self, account: Account, window: Window) -> dict[str, Any]:
-        return {**super().request_context(account, window), "siteId": account.context["site_id"]}
-
     def get_url_params(self, context: Any, next_page_token: Any) -> dict[str, Any]:
-        params = super().get_url_params(context, next_page_token)
-        params["siteId"] = context["siteId"]
-        if self.setting("attribution") is not None:
-            params["attribution"] = self.setting("attribution")
-        return params
+        return {**super().get_url_params(context, next_page_token), "siteId": context["site_id"]}
 
     def extra_params(self) -> dict[str, Any]:
-        return self.flags("lead_enrichments")
+        return {**self.flags("lead_enrichments"), **self.attribution()}
 
     def normalise(self, row: dict[str, Any], account: Account) -> None:
         coerce(row, bools=("uniqueRequest", "targetRequest", "uniqTargetRequest"),

@@ -245,10 +245,6 @@ class RecordingsStream(RecordingsStreamBase):
     schema = vendor_schema("comagic", "recordings")
     window_setting = "window_days"
 
-    @property
-    def url_base(self) -> str:
-        return self.tap.vendor_setting("comagic", "api_url")
-
 
 STREAMS: list[type] = [
     AccountStream, CustomerUsersStream, SitesStream, TagsStream, CampaignsStream, CallsStream,

@@ -92,6 +92,18 @@ def call_id_value(facts: CallFacts) -> int | str:
     return str(facts.call_id) if facts.index % 17 == 3 else facts.call_id
 
 
+def add_ad_platforms(record: dict[str, Any], f: CallFacts, query: dict[str, str]) -> None:
+    """``yandexDirect``/``googleAdWords``: absent unless asked, null without data (doc 003)."""
+    if query.get("withYandexDirect") == "true":
+        a, b, c, d = f.direct_ids
+        record["yandexDirect"] = {"campaignId": a, "adGroupId": b, "adId": c,
+                                  "criteriaId": d} if f.source == "yandex" else None
+    if query.get("withGoogleAdwords") == "true":
+        a, b, c, d = f.google_ids
+        record["googleAdWords"] = {"campaignId": a, "adGroupId": b, "creativeId": c,
+                                   "criteriaId": d} if f.source == "google" else None
+
+
 class CalltouchApp:
     prefix = PREFIX
 
@@ -326,14 +338,7 @@ class CalltouchApp:
                                     "source": f.source, "medium": f.medium,
                                     "utmSource": f.utm_source, "utmCampaign": f.utm_campaign,
                                     "city": f.city, "url": f.landing_url}]
-        if query.get("withYandexDirect") == "true":
-            a, b, c, d = f.direct_ids
-            record["yandexDirect"] = {"campaignId": a, "adGroupId": b, "adId": c,
-                                      "criteriaId": d} if f.source == "yandex" else None
-        if query.get("withGoogleAdwords") == "true":
-            a, b, c, d = f.google_ids
-            record["googleAdWords"] = {"campaignId": a, "adGroupId": b, "creativeId": c,
-                                       "criteriaId": d} if f.source == "google" else None
+        add_ad_platforms(record, f, query)
 
     # --- record download ---------------------------------------------------------------
 
@@ -415,14 +420,7 @@ class CalltouchApp:
         if query.get("withMapVisits") == "true":
             record["mapVisits"] = [{"sessionId": f.session_id, "source": f.source,
                                     "sessionDate": ct_datetime(f.session_local)}]
-        if query.get("withYandexDirect") == "true":
-            a, b, c, d = f.direct_ids
-            record["yandexDirect"] = {"campaignId": a, "adGroupId": b, "adId": c,
-                                      "criteriaId": d} if f.source == "yandex" else None
-        if query.get("withGoogleAdwords") == "true":
-            a, b, c, d = f.google_ids
-            record["googleAdWords"] = {"campaignId": a, "adGroupId": b, "creativeId": c,
-                                       "criteriaId": d} if f.source == "google" else None
+        add_ad_platforms(record, f, query)
         if query.get("withWidgetInfo") == "true":
             record["widgetInfo"] = {"fields": [{"name": "name", "value": "Клиент",
                                                 "type": "TEXT", "title": "Имя"}]}
