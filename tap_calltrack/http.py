@@ -135,6 +135,7 @@ class VendorHttp:
         self._hold_until = 0.0
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self._closers: list[Callable[[], None]] = []
 
     # --- pacing -------------------------------------------------------------------------
 
@@ -224,7 +225,17 @@ class VendorHttp:
         with self._lock:
             self.counts[key] += 1
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` (e.g. ending vendor sessions) when the run closes this layer."""
+        self._closers.append(callback)
+
     def close(self) -> None:
+        for callback in self._closers:
+            try:
+                callback()
+            except Exception as exc:  # closing must not hide the run's own outcome
+                LOGGER.warning("%s: closing failed: %s", self.vendor, exc)
+        self._closers.clear()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self.session.close()

@@ -2,7 +2,7 @@
 zone), its agency clients and sites, and the partitions ("scopes") the streams read.
 
 Asked once per account and shared by every stream of the run; the sessions are ended
-(logout.user) when the tap closes the vendor's HTTP layer.
+(logout.user) when the tap closes the vendor's HTTP layer at the end of the run.
 """
 
 from __future__ import annotations
@@ -55,20 +55,7 @@ class ComagicRuntime:
         self._cache: dict[tuple[str, ...], Any] = {}
         self._scopes: dict[tuple, Scope] = {}
         self._lock = threading.RLock()
-        self._hook_close()
-
-    def _hook_close(self) -> None:
-        """Log out when the tap closes the vendor's HTTP layer, i.e. at the end of the run
-        (tap.py has no per-vendor close hook; see docs/comagic.md)."""
-        close = self.http.close
-
-        def close_with_logout() -> None:
-            try:
-                self.close()
-            finally:
-                close()
-
-        self.http.close = close_with_logout  # type: ignore[method-assign]
+        self.http.on_close(self.close)  # log out at the end of the run
 
     def close(self) -> None:
         for session in list(self._sessions.values()):
