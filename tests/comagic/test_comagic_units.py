@@ -182,7 +182,7 @@ def test_bare_answers_are_walked_while_pages_are_full():
 
 def test_schemas_list_what_the_api_knows():
     """Every field the tap requests is one the emulator (and the docs) know."""
-    for stream in STREAMS:
+    for stream in (s for s in STREAMS if hasattr(s, "method")):  # not the recordings
         schema = load("comagic", stream.name.removeprefix("comagic_"))
         added = {"account", "app_id", "user_id", "record_urls", "dimension_key",
                  getattr(stream, "replication_key", None)}
