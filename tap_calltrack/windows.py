@@ -27,10 +27,21 @@ def parse_utc(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+DMY_HMS = "%d/%m/%Y %H:%M:%S"
+
+
+def parse_local(text: str, fmt: str) -> dt.datetime:
+    """``strptime``, with a fast path for Calltouch's dd/mm/yyyy hh:mm:ss (one per record:
+    strptime alone was a tenth of a run)."""
+    if fmt == DMY_HMS and len(text) == 19 and text[2] == text[5] == "/":
+        return dt.datetime.fromisoformat(f"{text[6:10]}-{text[3:5]}-{text[0:2]}{text[10:]}")
+    return dt.datetime.strptime(text, fmt)
+
+
 def local_to_utc(text: str, fmt: str, tz: ZoneInfo) -> str | None:
     """A vendor's local, zone-less time string -> canonical UTC; None when unparseable."""
     try:
-        naive = dt.datetime.strptime(text, fmt)
+        naive = parse_local(text, fmt)
     except (TypeError, ValueError):
         return None
     return canonical_utc(naive.replace(tzinfo=tz))

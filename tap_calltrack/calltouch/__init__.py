@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tap_calltrack.calltouch.settings import SETTINGS, parse_accounts
+from tap_calltrack.calltouch.settings import DEFAULT_LIMITS, SETTINGS, parse_accounts
 from tap_calltrack.settings import Vendor
 
 
@@ -16,7 +16,7 @@ VENDOR = Vendor(
     name="calltouch",
     title="Calltouch",
     settings=SETTINGS,
-    default_limits=(5.0, 5),
+    default_limits=DEFAULT_LIMITS,
     parse_accounts=parse_accounts,
     stream_classes=stream_classes,
 )

@@ -14,10 +14,10 @@ from singer_sdk.streams.rest import PageContext
 from tap_calltrack.base import Page, PaginatorWalk, SinglePageWalk, WindowedStream
 from tap_calltrack.http import AuthError, QuotaExhausted, decode_json, status_error
 from tap_calltrack.settings import Account
-from tap_calltrack.windows import Window
+from tap_calltrack.windows import DMY_HMS, Window
 
 PAGE_LIMIT = 1000  # the journal's maximum page size
-CT_DATETIME = "%d/%m/%Y %H:%M:%S"
+CT_DATETIME = DMY_HMS  # dd/mm/yyyy hh:mm:ss, the site's local time
 
 
 class CalltouchPaginator(PageNumberPaginator):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tap_calltrack.comagic.settings import SETTINGS, parse_accounts
+from tap_calltrack.comagic.settings import DEFAULT_LIMITS, SETTINGS, parse_accounts
 from tap_calltrack.settings import Vendor
 
 
@@ -16,7 +16,7 @@ VENDOR = Vendor(
     name="comagic",
     title="Comagic / UIS",
     settings=SETTINGS,
-    default_limits=(3.0, 3),
+    default_limits=DEFAULT_LIMITS,
     parse_accounts=parse_accounts,
     stream_classes=stream_classes,
 )

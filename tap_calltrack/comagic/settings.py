@@ -22,6 +22,7 @@ from tap_calltrack.settings import (
 )
 
 DEFAULT_API_URL = "https://dataapi.comagic.ru/v2.0"
+DEFAULT_LIMITS = (3.0, 3)  # requests per second, requests in flight
 DEFAULT_MEDIA_URL = "https://app.comagic.ru"
 MAX_WINDOW_DAYS = 90  # reports refuse more than 3 months, campaign_daily_stat 90 days
 MAX_PAGE_SIZE = 10_000
@@ -62,7 +63,7 @@ SETTINGS = th.Property(
         th.Property("accounts", th.ArrayType(ACCOUNT),
                     description="Comagic/UIS accounts, each with an access_token or a "
                     "login and password."),
-        *vendor_limits_properties("Comagic", 3, 3),
+        *vendor_limits_properties("Comagic", *DEFAULT_LIMITS),
         window_days_property("window_days", 7, "the Comagic reports (calls, call legs, "
                              "communications, goals, offline messages, chats); at most 90"),
         window_days_property("campaign_stat_window_days", 30,

@@ -19,7 +19,7 @@ import struct
 import sys
 import threading
 import time
-from collections import Counter, defaultdict, deque
+from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +93,7 @@ class SandboxOptions:
     days: int = 91
     access_log: bool = False
     calltouch_points: int = 0  # successful requests per Calltouch site; 0 = unlimited
+    cache_pages: int = 0  # answers kept for repeated GETs (benchmarks); 0 = none
 
     @property
     def world(self) -> World:
@@ -125,6 +126,7 @@ class Sandbox:
         self.apps = sorted(apps, key=lambda app: len(app.prefix), reverse=True)
         self.counts: Counter[str] = Counter()
         self.times: dict[str, float] = {}
+        self._pages: OrderedDict[tuple[str, str, str], SandboxResponse] = OrderedDict()
         self._recent: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._rng = random.Random(options.seed)
@@ -139,6 +141,25 @@ class Sandbox:
         with self._lock:
             for key in keys:
                 self.counts[key] += 1
+
+    def answer(self, app: VendorApp, request: SandboxRequest) -> SandboxResponse:
+        """The app's answer; with --cache-pages, a repeated GET is served from memory (so a
+        benchmark measures the client, not the emulator's rendering)."""
+        if not self.options.cache_pages or request.method != "GET":
+            return app.handle(request)
+        key = (app.prefix, request.path, request.raw_query)
+        with self._lock:
+            cached = self._pages.get(key)
+            if cached is not None:
+                self._pages.move_to_end(key)
+                return cached
+        response = app.handle(request)
+        if response.ok:
+            with self._lock:
+                self._pages[key] = response
+                while len(self._pages) > self.options.cache_pages:
+                    self._pages.popitem(last=False)
+        return response
 
     def mark_time(self) -> None:
         """Wall-clock time of the first and the latest request (for rate benchmarks)."""
@@ -245,7 +266,7 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 return self._send(SandboxResponse.html(f"{status} Server Error", status))
             if fault == "html":
                 return self._send(SandboxResponse.html("502 Bad Gateway (nginx)", 200))
-            response = app.handle(request)
+            response = sandbox.answer(app, request)
             if fault == "garbage" and response.ok and response.content_type.startswith("app"):
                 response = SandboxResponse(200, response.body[: max(1, len(response.body) // 2)])
             sandbox.count(f"status_{response.status}")
@@ -370,6 +391,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--access-log", action="store_true")
     parser.add_argument("--calltouch-points", type=int, default=0,
                         help="daily API points per Calltouch site (one per request); 0 = unlimited")
+    parser.add_argument("--cache-pages", type=int, default=0,
+                        help="keep this many answers for repeated GETs (benchmarks)")
     parser.add_argument("--print-config", action="store_true",
                         help="print a tap config for this sandbox and exit")
     args = parser.parse_args(argv)
@@ -382,6 +405,7 @@ def main(argv: list[str] | None = None) -> None:
         records=args.records, faults=faults, timeout_ms=args.timeout_ms,
         accounts=args.accounts, first_day=args.first_day, days=args.days,
         access_log=args.access_log, calltouch_points=args.calltouch_points,
+        cache_pages=args.cache_pages,
     )
     server = SandboxServer(options)
     if args.print_config:

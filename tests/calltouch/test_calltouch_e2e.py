@@ -208,3 +208,25 @@ def test_spent_points_budget_stops_with_a_resumable_state(start_sandbox, tmp_pat
         "calltouch", str(config["calltouch"]["sites"][0]["site_id"]), dt.date(2024, 1, 1),
         reached.astimezone(ZoneInfo("Europe/Moscow")).date() - dt.timedelta(days=1))}
     assert expected_before <= got
+
+
+def test_deselected_properties_are_left_out(sandbox, tmp_path):
+    import json
+    import subprocess
+
+    from support import console_script, discover, select, write_json
+
+    config = sandbox.config(start_date="2024-01-01", end_date="2024-01-03")
+    catalog = select(discover(config, tmp_path), {"calltouch_calls"})
+    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "calltouch_calls")
+    for item in entry["metadata"]:
+        if item["breadcrumb"] in (["properties", "userAgent"], ["properties", "callTags"]):
+            item["metadata"]["selected"] = False
+    out = subprocess.run([console_script("tap-calltrack"), "--config",
+                          str(write_json(tmp_path / "c.json", config)), "--catalog",
+                          str(write_json(tmp_path / "cat.json", catalog))],
+                         capture_output=True, text=True, check=True).stdout
+    records = [json.loads(line)["record"] for line in out.splitlines()
+               if line.startswith('{"type":"RECORD"')]
+    assert records and all("userAgent" not in r and "callTags" not in r for r in records)
+    assert all("callerNumber" in r for r in records)
