@@ -98,9 +98,16 @@ class CallCounts:
 
     @staticmethod
     def rows(groups: dict[GroupKey, list[int]]) -> Iterator[list[Any]]:
-        """Groups as sorted rows (built one at a time): the key parts, then the counts."""
-        for key in sorted(groups, key=_sort_key):
-            yield [*key, *groups[key]]
+        """Groups as sorted rows, built one at a time: the key parts, then the counts.
+
+        Sorting day by day keeps the sort keys of one day in memory, not of all groups.
+        """
+        by_day: dict[Any, list[GroupKey]] = {}
+        for key in groups:
+            by_day.setdefault(key[0], []).append(key)
+        for day in sorted(by_day, key=lambda d: (d is None, d or dt.date.min)):
+            for key in sorted(by_day.pop(day), key=_sort_key):
+                yield [*key, *groups[key]]
 
     def daily_totals(self) -> list[list[Any]]:
         """Per known day: the five counts summed over vendors and accounts."""
