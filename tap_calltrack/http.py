@@ -33,9 +33,10 @@ LOGGER = logging.getLogger("tap_calltrack.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_SINGLE_WAIT_S = 600.0
-# pyrate-limiter keeps this margin between windows: it absorbs scheduling jitter so the
-# vendor, counting arrivals, never sees one request too many in a second.
-LIMITER_BUFFER_MS = 50
+# Requests are spaced evenly, 4% wider than the ceiling allows: a vendor counting arrivals
+# in any one-second window then never sees one request too many, even when a request
+# reaches it up to ~40 ms late (bursts of N at once would leave no such margin).
+PACING_MARGIN = 1.04
 _JSON = msgspec.json.Decoder()
 
 
@@ -112,10 +113,8 @@ def decode_json(response: requests.Response) -> Any:
 
 
 def limiter_rate(requests_per_second: float) -> Rate:
-    """A pyrate Rate for a per-second ceiling (fractional ceilings widen the interval)."""
-    if requests_per_second >= 1:
-        return Rate(int(requests_per_second), 1000)
-    return Rate(1, round(1000 / requests_per_second))
+    """One request per interval: an even pace just under the per-second ceiling."""
+    return Rate(1, max(1, round(1000 * PACING_MARGIN / requests_per_second)))
 
 
 class VendorHttp:
@@ -129,8 +128,7 @@ class VendorHttp:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent
-        self._limiter = Limiter(limiter_rate(limits.max_requests_per_second),
-                                buffer_ms=LIMITER_BUFFER_MS)
+        self._limiter = Limiter(limiter_rate(limits.max_requests_per_second), buffer_ms=0)
         self._pool: ThreadPoolExecutor | None = None
         self._hold_until = 0.0
         self._lock = threading.Lock()
