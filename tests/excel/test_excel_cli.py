@@ -37,11 +37,13 @@ def good_input(n: int = 3) -> str:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A directory holding a config and a previous workbook at output_path."""
-    (tmp_path / "config.json").write_text(json.dumps({"output_path": str(tmp_path / "out.xlsx")}))
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.json").write_text(json.dumps({"output_path": str(work / "out.xlsx")}))
     wb = openpyxl.Workbook()
     wb.active.append(["previous", "workbook"])
-    wb.save(tmp_path / "out.xlsx")
-    return tmp_path
+    wb.save(work / "out.xlsx")
+    return work
 
 
 def assert_previous_intact(workdir: Path, previous: bytes) -> None:
@@ -187,20 +189,22 @@ def wait_for_line(stream: IO[str], marker: str, timeout_s: float = 60) -> str:
     raise AssertionError(f"{marker!r} never appeared in: {''.join(seen)[-2000:]}")
 
 
-def start(command: list[str]) -> subprocess.Popen[str]:
+def start(command: list[str], scratch: Path) -> subprocess.Popen[str]:
+    """Start the target; openpyxl's sheet streams (left behind by SIGKILL) go to ``scratch``."""
+    scratch.mkdir(exist_ok=True)
     return subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=child_env(),
+        env={**child_env(), "TMPDIR": str(scratch)},
     )
 
 
 def test_sigkill_while_streaming_leaves_the_previous_workbook(workdir: Path) -> None:
     previous = (workdir / "out.xlsx").read_bytes()
-    child = start(target_command(workdir / "config.json"))
+    child = start(target_command(workdir / "config.json"), workdir.parent / "scratch")
     wait_for_line(child.stderr, "env var settings")  # started, now reading stdin
     child.stdin.write(good_input(200).rsplit("\n", 2)[0] + "\n")
     child.stdin.flush()
@@ -230,7 +234,7 @@ TargetCalltrackExcel.cli()
 def test_sigkill_during_the_save_leaves_only_a_recognisable_temp_file(workdir: Path) -> None:
     previous = (workdir / "out.xlsx").read_bytes()
     command = [sys.executable, "-c", PAUSE_IN_SAVE, "--config", str(workdir / "config.json")]
-    child = start(command)
+    child = start(command, workdir.parent / "scratch")
     child.stdin.write(good_input(50))
     child.stdin.close()
     wait_for_line(child.stderr, "PAUSED-IN-SAVE")
@@ -247,7 +251,7 @@ def test_sigkill_during_the_save_leaves_only_a_recognisable_temp_file(workdir: P
 
 def test_sigterm_stops_without_state_and_keeps_the_previous_workbook(workdir: Path) -> None:
     previous = (workdir / "out.xlsx").read_bytes()
-    child = start(target_command(workdir / "config.json"))
+    child = start(target_command(workdir / "config.json"), workdir.parent / "scratch")
     wait_for_line(child.stderr, "env var settings")
     child.stdin.write(good_input(20).rsplit("\n", 2)[0] + "\n")
     child.stdin.flush()
@@ -275,7 +279,7 @@ def test_state_appears_only_once_the_complete_workbook_is_in_place(tmp_path: Pat
             state_msg({"n": 2}),
         ]
     )
-    child = start(target_command(config))
+    child = start(target_command(config), tmp_path / "scratch")
     child.stdin.write(text)
     child.stdin.close()
     line = child.stdout.readline()  # blocks until the target writes STATE
