@@ -30,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--meltano", default="meltano", help="the meltano executable")
     args = parser.parse_args()
+    WORKBOOK.parent.mkdir(exist_ok=True)  # the target writes into an existing folder
     process, url = start_sandbox()
     print(f"demo: calltrack-sandbox at {url}", flush=True)
     env = {**os.environ, "CALLTRACK_SANDBOX_URL": url,
