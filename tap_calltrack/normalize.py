@@ -43,10 +43,13 @@ def to_int(value: Any) -> Any:
 
 def coerce(record: MutableMapping[str, Any], *, bools: Iterable[str] = (),
            ints: Iterable[str] = ()) -> None:
-    """Normalise the named top-level fields of ``record`` in place."""
+    """Normalise the named top-level fields of ``record`` in place (runs once per record:
+    values already of the right type are left alone without a call)."""
     for name in bools:
-        if name in record:
-            record[name] = to_bool(record[name])
+        value = record.get(name)
+        if value is not None and value.__class__ is not bool:
+            record[name] = to_bool(value)
     for name in ints:
-        if name in record:
-            record[name] = to_int(record[name])
+        value = record.get(name)
+        if value is not None and value.__class__ is not int:
+            record[name] = to_int(value)
