@@ -27,6 +27,8 @@ XML_ILLEGAL_RE = re.compile(ILLEGAL_CHARACTERS_RE.pattern + "|[\ud800-\udfff\uff
 # Excel reads "_x0041_" in a cell's XML as "A"; "_x005F_" is the escaped underscore.
 _OOXML_ESCAPE_RE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 MAX_CELL_CHARS = 32_767
+_illegal_char = XML_ILLEGAL_RE.search
+_SHORT = MAX_CELL_CHARS // 2  # longer strings may exceed the limit in UTF-16 units
 MAX_EXACT_INT = 10**15
 MAX_EXCEL_FLOAT = 9.99999999999999e307
 MIN_DATE = dt.date(1900, 1, 1)
@@ -139,6 +141,16 @@ class CellRules:
 
     def text(self, text: str) -> Any:
         """A string made safe: XML-clean, within the cell limit, never a formula or error."""
+        if (
+            len(text) <= _SHORT
+            and text[:1] not in _FORMULA_OR_ERROR_START
+            and "_x" not in text
+            and _illegal_char(text) is None
+        ):
+            return text  # the common case: nothing to remove, escape, cut or force
+        return self._careful_text(text)
+
+    def _careful_text(self, text: str) -> Any:
         if XML_ILLEGAL_RE.search(text) is not None:
             self.issues["illegal_chars"] += 1
             text = XML_ILLEGAL_RE.sub("", text)

@@ -77,24 +77,21 @@ class CallCounts:
     def add(self, row: Mapping[str, Any]) -> None:
         """Count one unified call row."""
         self.calls += 1
-        day = self.day_of(row.get("started_at"))
-        flags = [row.get(flag) is True for flag in _FLAGS]
         get = row.get
-        self._bump(
-            self.by_account, (day, _group_value(get("vendor")), _group_value(get("account"))), flags
-        )
-        campaign = (get("source"), get("medium"), get("utm_campaign"))
-        self._bump(self.by_campaign, (day, *map(_group_value, campaign)), flags)
-
-    @staticmethod
-    def _bump(groups: dict[GroupKey, list[int]], key: GroupKey, flags: list[bool]) -> None:
-        counts = groups.get(key)
-        if counts is None:
-            counts = groups[key] = [0, 0, 0, 0, 0]
-        counts[0] += 1
-        for i, flag in enumerate(flags, 1):
-            if flag:
-                counts[i] += 1
+        day = self.day_of(get("started_at"))
+        flags = [get(flag) is True for flag in _FLAGS]
+        account = (day, _group_value(get("vendor")), _group_value(get("account")))
+        campaign = (day, *map(_group_value, (get("source"), get("medium"), get("utm_campaign"))))
+        for groups, key in ((self.by_account, account), (self.by_campaign, campaign)):
+            counts = groups.get(key)
+            if counts is None:
+                groups[key] = [1, *map(int, flags)]
+            else:
+                counts[0] += 1
+                counts[1] += flags[0]
+                counts[2] += flags[1]
+                counts[3] += flags[2]
+                counts[4] += flags[3]
 
     @staticmethod
     def rows(groups: dict[GroupKey, list[int]]) -> Iterator[list[Any]]:
