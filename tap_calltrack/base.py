@@ -187,6 +187,12 @@ class CalltrackStream(RESTStream[Any]):
             return record_messages(self, record)
         return super()._generate_record_messages(record)
 
+    @property
+    def prefetch_depth(self) -> int:
+        """Pages requested ahead of the one being written: every request slot busy plus two
+        decoded pages waiting. It bounds memory (a decoded page of 1000 calls is ~8 MB)."""
+        return self.http.limits.max_concurrent_requests + 2
+
     def describe(self, account: Account, window: Window | None = None, page: Any = None) -> str:
         """How errors and retries name a request: vendor, stream, account, window, page."""
         text = f"{self.vendor} {self.name} [{account.label}]"
@@ -286,12 +292,11 @@ class WindowedStream(CalltrackStream):
         raise NotImplementedError
 
     def pages(self, account: Account, windows: list[Window]) -> Iterator[tuple[Window, Page, bool]]:
-        ahead = self.http.limits.max_concurrent_requests * 2
         prefetcher: OrderedPrefetcher[Window, Page] = OrderedPrefetcher(
             fetch=lambda window, token: self.fetch_page(account, window, token),
             submit=self.http.submit,
             new_walk=lambda window: self.new_walk(account, window),
-            ahead=ahead,
+            ahead=self.prefetch_depth,
         )
         return prefetcher.run(windows)
 

@@ -310,7 +310,7 @@ class ReportStream(ComagicStream, WindowedStream):
             fetch=self.fetch_task_page,
             submit=self.http.submit,
             new_walk=lambda task: ReportWalk(),
-            ahead=self.http.limits.max_concurrent_requests * 2,
+            ahead=self.prefetch_depth,
         )
         for task, page, done in prefetcher.run(tasks):
             yield task.window, page, done and task.closes_window
