@@ -131,6 +131,7 @@ class VendorHttp:
         self._limiter = Limiter(limiter_rate(limits.max_requests_per_second), buffer_ms=0)
         self._pool: ThreadPoolExecutor | None = None
         self._hold_until = 0.0
+        self._pace_gate = threading.Lock()
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self._closers: list[Callable[[], None]] = []
@@ -149,7 +150,11 @@ class VendorHttp:
         wait = self._hold_until - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        self._limiter.try_acquire(self.vendor)
+        # One waiter at a time: with many threads blocked in pyrate-limiter at once, they
+        # wake together, one wins and the others' slots are lost (measured: 4.67 instead of
+        # 4.78 requests/s against 5, with half-second stalls).
+        with self._pace_gate:
+            self._limiter.try_acquire(self.vendor)
 
     # --- requests -----------------------------------------------------------------------
 
