@@ -23,7 +23,7 @@ from tap_calltrack import schema_files
 from tap_calltrack.http import AuthError, QuotaExhausted, StreamUnavailable, VendorHttp
 from tap_calltrack.messages import nothing_deselected, record_messages
 from tap_calltrack.prefetch import OrderedPrefetcher
-from tap_calltrack.settings import Account, parse_instant
+from tap_calltrack.settings import Account, lookback_days, parse_instant
 from tap_calltrack.windows import (
     Window,
     as_local,
@@ -258,7 +258,7 @@ class WindowedStream(CalltrackStream):
         end = (as_local(parse_instant(end_setting, "end_date"), tz, date_means_end=True)
                if end_setting else self.tap.run_started_at.astimezone(tz))
         bookmark = self.get_context_state(context).get("replication_key_value")
-        start = extraction_start(start, bookmark, int(config.get("lookback_days", 1)))
+        start = extraction_start(start, bookmark, lookback_days(config))
         return start, end
 
     def windows_for(self, account: Account, context: Mapping[str, Any] | None) -> list[Window]:

@@ -19,6 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from singer_sdk import typing as th
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
+DEFAULT_LOOKBACK_DAYS = 1
+DEFAULT_MAX_TRIES = 6
+DEFAULT_REQUEST_TIMEOUT = 120
 SECRET_KEYS = ("api_token", "access_token", "password", "api_key")
 
 
@@ -110,7 +113,7 @@ COMMON_PROPERTIES = [
     th.Property(
         "lookback_days",
         th.IntegerType,
-        default=1,
+        default=DEFAULT_LOOKBACK_DAYS,
         description="Re-read this many days before each bookmark on every run, for "
         "late-arriving changes (ad-platform data, tags, attribution). 30 covers Calltouch's "
         "Yandex.Direct/Google Ads updates.",
@@ -124,14 +127,14 @@ COMMON_PROPERTIES = [
     th.Property(
         "max_tries",
         th.IntegerType,
-        default=6,
+        default=DEFAULT_MAX_TRIES,
         description="Attempts per request on retryable failures (429, 5xx, resets, "
         "timeouts, broken bodies) before the run stops with an error.",
     ),
     th.Property(
         "request_timeout",
         th.NumberType,
-        default=120,
+        default=DEFAULT_REQUEST_TIMEOUT,
         description="Seconds to wait for a vendor answer before retrying.",
     ),
 ]
@@ -221,18 +224,29 @@ def list_of_objects(section: Mapping[str, Any], key: str, setting: str) -> list[
     return items
 
 
-def vendor_limits(config: Mapping[str, Any], vendor: str, defaults: VendorLimits) -> VendorLimits:
+def retry_policy(config: Mapping[str, Any]) -> tuple[int, float]:
+    """``max_tries`` and ``request_timeout``, checked."""
+    return (
+        check_int(config.get("max_tries", DEFAULT_MAX_TRIES), "max_tries", minimum=1),
+        check_number(config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT),
+                     "request_timeout", minimum=0.1),
+    )
+
+
+def vendor_limits(config: Mapping[str, Any], vendor: str,
+                  defaults: tuple[float, int]) -> VendorLimits:
+    """A vendor's limits from its section; ``defaults``: requests per second, in flight."""
     section = section_of(config, vendor)
-    rps = section.get("max_requests_per_second", defaults.max_requests_per_second)
-    concurrency = section.get("max_concurrent_requests", defaults.max_concurrent_requests)
+    rps = section.get("max_requests_per_second", defaults[0])
+    concurrency = section.get("max_concurrent_requests", defaults[1])
+    max_tries, request_timeout = retry_policy(config)
     return VendorLimits(
         max_requests_per_second=check_number(
             rps, f"{vendor}.max_requests_per_second", minimum=0.01),
         max_concurrent_requests=check_int(
             concurrency, f"{vendor}.max_concurrent_requests", minimum=1),
-        max_tries=check_int(config.get("max_tries", 6), "max_tries", minimum=1),
-        request_timeout=check_number(
-            config.get("request_timeout", 120), "request_timeout", minimum=0.1),
+        max_tries=max_tries,
+        request_timeout=request_timeout,
     )
 
 
@@ -245,11 +259,15 @@ def check_common(config: Mapping[str, Any]) -> None:
         end = parse_instant(config["end_date"], "end_date")
         if type(start) is type(end) and end < start:  # type: ignore[operator]
             raise ConfigError("end_date", "is before start_date")
-    check_int(config.get("lookback_days", 1), "lookback_days", minimum=0)
+    lookback_days(config)
     if config.get("recordings_dir") is not None and not isinstance(config["recordings_dir"], str):
         raise ConfigError("recordings_dir", "must be a folder path")
-    check_int(config.get("max_tries", 6), "max_tries", minimum=1)
-    check_number(config.get("request_timeout", 120), "request_timeout", minimum=0.1)
+    retry_policy(config)
+
+
+def lookback_days(config: Mapping[str, Any]) -> int:
+    return check_int(config.get("lookback_days", DEFAULT_LOOKBACK_DAYS), "lookback_days",
+                     minimum=0)
 
 
 def secret_values(config: Mapping[str, Any]) -> list[str]:

@@ -26,7 +26,6 @@ from tap_calltrack.settings import (
     Account,
     ConfigError,
     Vendor,
-    VendorLimits,
     check_common,
     secret_values,
     section_of,
@@ -66,7 +65,7 @@ class TapCalltrack(Tap):
             check_common(self._config)
             for vendor in VENDORS:
                 self.accounts(vendor.name)
-                vendor_limits(self._config, vendor.name, self.default_limits(vendor))
+                vendor_limits(self._config, vendor.name, vendor.default_limits)
         except ConfigError as exc:
             if raise_errors:
                 raise
@@ -88,15 +87,10 @@ class TapCalltrack(Tap):
         schema = self.config_jsonschema["properties"][vendor]["properties"].get(key, {})
         return schema.get("default")
 
-    @staticmethod
-    def default_limits(vendor: Vendor) -> VendorLimits:
-        rps, concurrency = vendor.default_limits
-        return VendorLimits(rps, concurrency, max_tries=6, request_timeout=120)
-
     def vendor_http(self, vendor: str) -> VendorHttp:
         if vendor not in self._http:
             spec = next(v for v in VENDORS if v.name == vendor)
-            limits = vendor_limits(self.config, vendor, self.default_limits(spec))
+            limits = vendor_limits(self.config, vendor, spec.default_limits)
             self._http[vendor] = VendorHttp(vendor, limits, user_agent=f"{self.name}/"
                                             f"{self.plugin_version}")
         return self._http[vendor]

@@ -17,7 +17,6 @@ from singer_sdk import typing as th
 from tap_calltrack.settings import (
     Account,
     ConfigError,
-    VendorLimits,
     check_int,
     check_url,
     fingerprint,
@@ -109,7 +108,7 @@ def parse_accounts(config: Mapping[str, Any]) -> list[Account]:
     check_api_url(section.get("api_url") or DEFAULT_API_URL)
     if section.get(WINDOW_SETTING) is not None:
         check_int(section[WINDOW_SETTING], f"{VENDOR_NAME}.{WINDOW_SETTING}", minimum=1)
-    vendor_limits(config, VENDOR_NAME, VendorLimits(*DEFAULT_LIMITS, 6, 120))
+    vendor_limits(config, VENDOR_NAME, DEFAULT_LIMITS)
     accounts: list[Account] = []
     for index, item in enumerate(list_of_objects(section, "accounts", VENDOR_NAME)):
         where = f"{VENDOR_NAME}.accounts[{index}]"
