@@ -215,7 +215,7 @@ class CalltrackStream(RESTStream[Any]):
         except StreamUnavailable as exc:
             run.skip_stream(account, group, exc)
         except QuotaExhausted as exc:
-            run.exhaust_vendor(self.vendor, exc)
+            run.exhaust_vendor(account.vendor, exc)  # the unified stream has no vendor
 
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:
