@@ -33,6 +33,10 @@ class CallParticipant(WindowedStream):
         """Whether this stream lives off ``vendor``'s calls."""
         return self.vendor == vendor
 
+    def window_days(self, account: Account) -> int:
+        """The calls windows: every participant walks the same ones."""
+        return self.tap.call_source(account.vendor).window_days(account)
+
     def context_for(self, account: Account) -> dict[str, Any]:
         """This stream's partition context for a vendor account."""
         return dict(account.context)
@@ -61,6 +65,8 @@ class CallParticipant(WindowedStream):
 class CallSource(CallParticipant):
     """A vendor's calls stream: the one that knows how to fetch the calls."""
 
+    window_days = WindowedStream.window_days  # its own setting, not a delegation to itself
+
     def rows_from_calls(self, calls: list[dict[str, Any]], account: Account
                         ) -> list[dict[str, Any]]:
         return calls
@@ -79,8 +85,9 @@ def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]
     participants = [p for p in tap.call_participants(account.vendor) if p.participates]
     if driver not in participants:
         participants.append(driver)
+    source_context = source.context_for(account)
     starts = {p: p.extraction_range(account, p.context_for(account))[0] for p in participants}
-    end = source.extraction_range(account, source.context_for(account))[1]
+    end = source.extraction_range(account, source_context)[1]
     windows = day_windows(min(starts.values()), end, source.window_days(account))
     only_source = participants == [source]
     progress = Progress(driver.logger, driver.name, account, source.http)
@@ -88,8 +95,8 @@ def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]
     for window, page, window_done in source.pages(account, windows):
         calls = page.records
         if not only_source:  # others map the normalised record; the SDK re-runs it (no-op)
-            context = source.context_for(account)
-            calls = [row for row in (source.post_process(r, context) for r in calls) if row]
+            calls = [row for row in (source.post_process(r, source_context) for r in calls)
+                     if row]
         for participant in participants:
             if window.end <= starts[participant]:
                 continue

@@ -109,9 +109,6 @@ class RecordingsStream(CallParticipant):
     def participates(self) -> bool:
         return self.selected and self.recordings_dir is not None
 
-    def window_days(self, account: Account) -> int:
-        return self.tap.call_source(self.vendor).window_days(account)
-
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:
         if self.recordings_dir is None:

@@ -231,9 +231,6 @@ class UnifiedCallsStream(CallParticipant):
     def feeds_on(self, vendor: str) -> bool:
         return True
 
-    def window_days(self, account: Account) -> int:
-        return self.tap.call_source(account.vendor).window_days(account)
-
     def rows_from_calls(self, calls: list[dict[str, Any]], account: Account
                         ) -> list[dict[str, Any]]:
         stream = f"{account.vendor}_calls"

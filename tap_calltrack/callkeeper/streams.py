@@ -92,7 +92,6 @@ class RecordingsStream(RecordingsStreamBase):
     primary_keys = ("account", "universalId")
     replication_key = "call_time_utc"
     schema = vendor_schema("callkeeper", "recordings")
-    window_setting = WINDOW_SETTING
 
 
 STREAMS: list[type] = [CallsStream, RecordingsStream]

@@ -73,7 +73,6 @@ class RecordingsStream(RecordingsStreamBase):
     primary_keys = ("site_id", "callId")
     replication_key = "date_utc"
     schema = vendor_schema("calltouch", "recordings")
-    window_setting = "calls_window_days"
 
 
 class RequestsStream(CalltouchStream):

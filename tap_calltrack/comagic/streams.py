@@ -243,7 +243,6 @@ class RecordingsStream(RecordingsStreamBase):
     primary_keys = ("app_id", "communication_id", "record_id")
     replication_key = "start_time_utc"
     schema = vendor_schema("comagic", "recordings")
-    window_setting = "window_days"
 
 
 STREAMS: list[type] = [
