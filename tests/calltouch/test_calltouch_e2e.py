@@ -230,3 +230,14 @@ def test_deselected_properties_are_left_out(sandbox, tmp_path):
                if line.startswith('{"type":"RECORD"')]
     assert records and all("userAgent" not in r and "callTags" not in r for r in records)
     assert all("callerNumber" in r for r in records)
+
+
+def test_spent_budget_met_by_the_unified_stream_stops_calltouch(start_sandbox, tmp_path):
+    sandbox = start_sandbox("--calltouch-points", "2", "--accounts", "1")
+    config = sandbox.config(start_date="2024-01-01", end_date="2024-02-01",
+                            calltouch={"max_concurrent_requests": 1})
+    run = run_tap(config, tmp_path, streams={"calls"})
+    assert run.returncode == 1
+    stops = [line for line in run.stderr.splitlines() if "quota spent" in line]
+    assert len(stops) == 1 and "calltouch: quota spent" in stops[0]
+    assert {r["vendor"] for r in run.records["calls"]} >= {"comagic", "callkeeper"}
