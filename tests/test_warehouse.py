@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from support import TapRun, assert_unique_keys, discover, run_tap
+from support import SandboxProcess, TapRun, assert_unique_keys, discover, run_tap
 from warehouse import (
     assert_tables_equal,
     expected_rows,
@@ -62,8 +62,6 @@ def final_records(*runs: TapRun) -> dict[str, list[dict[str, Any]]]:
 def loaded(postgres_server, tmp_path_factory) -> dict[str, Any]:
     """Two runs loaded into one database: the first, then an incremental one with the
     loader's state, a lookback and changed vendor data."""
-    from support import SandboxProcess
-
     tmp = tmp_path_factory.mktemp("warehouse")
     dsn = postgres_server.create_database("warehouse")
     recordings = str(tmp / "recordings")
@@ -77,16 +75,19 @@ def loaded(postgres_server, tmp_path_factory) -> dict[str, Any]:
                          tmp / "second", state=states[-1])
         assert second.returncode == 0, second.stderr[-3000:]
         states_after = load(TARGET, second, dsn, tmp / "second")
+        catalog = discover(sandboxes[0].config(**FIRST, recordings_dir=recordings), tmp)
     finally:
         for sandbox in sandboxes:
             sandbox.stop()
-    return {"dsn": dsn, "first": first, "second": second, "state": states_after[-1]}
+    return {"dsn": dsn, "first": first, "second": second, "state": states_after[-1],
+            "streams": {entry["tap_stream_id"] for entry in catalog["streams"]}}
 
 
 def test_first_run_emits_every_stream_with_unique_keys(loaded):
     first: TapRun = loaded["first"]
     assert_unique_keys(first)
     schemas = first.schemas()
+    assert set(schemas) == loaded["streams"], loaded["streams"] ^ set(schemas)
     empty = [stream for stream in schemas if not first.records.get(stream)]
     assert not empty, f"streams without records: {empty}"
     assert {"calls", "calltouch_recordings", "comagic_recordings",
@@ -112,6 +113,8 @@ def test_second_run_rereads_and_changes_rows_that_the_table_then_holds(loaded):
         assert changed, f"{stream}: no re-read row changed"
         assert set(after[stream]) - set(before[stream]), f"{stream}: no new rows"
     # incremental: the second run did not start again from start_date
+    # the loader confirmed the tap's last state (it wrote every row before it)
+    assert loaded["state"] == second.final_state
     earliest = min(dt.datetime.fromisoformat(r["started_at"]) for r in second.records["calls"])
     assert earliest >= dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc), earliest
 
@@ -178,7 +181,9 @@ def test_meltano_run_demo_loads_every_stream(sandbox, postgres_server, tmp_path)
            "TAP_CALLTRACK_RECORDINGS_DIR": str(tmp_path / "recordings"),
            "TAP_CALLTRACK__SELECT": '["*.*"]'}
     result = meltano("--environment", "demo", "run", "warehouse", env=env, tmp=tmp_path)
-    assert result.returncode == 0, result.stderr[-4000:]
+    (tmp_path / "meltano.log").write_text(result.stderr)
+    loader = [line for line in result.stderr.splitlines() if "target-postgres" in line]
+    assert result.returncode == 0, "\n".join(loader[-40:]) + result.stderr[-1500:]
     catalog = discover({**sandbox.config(), "start_date": "2024-01-01",
                         "recordings_dir": str(tmp_path / "recordings")}, tmp_path)
     streams = {entry["tap_stream_id"] for entry in catalog["streams"]}
