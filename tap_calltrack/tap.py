@@ -13,7 +13,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers._util import utc_now
 
-from tap_calltrack import redaction
+from tap_calltrack import redaction, shards
 from tap_calltrack.callkeeper import VENDOR as CALLKEEPER
 from tap_calltrack.calltouch import VENDOR as CALLTOUCH
 from tap_calltrack.comagic import VENDOR as COMAGIC
@@ -45,6 +45,7 @@ class TapCalltrack(Tap):
 
     config_jsonschema = th.PropertiesList(
         *COMMON_PROPERTIES,
+        *shards.PROPERTIES,
         *(vendor.settings for vendor in VENDORS),
     ).to_dict()
 
@@ -66,6 +67,7 @@ class TapCalltrack(Tap):
             for vendor in VENDORS:
                 self.accounts(vendor.name)
                 vendor_limits(self._config, vendor.name, vendor.default_limits)
+            self._check_selection()
         except ConfigError as exc:
             if raise_errors:
                 raise
@@ -74,10 +76,26 @@ class TapCalltrack(Tap):
 
     @cached_property
     def _accounts(self) -> dict[str, list[Account]]:
+        """Every configured account, selected for this run or not (discovery uses all)."""
         return {vendor.name: vendor.parse_accounts(self.config) for vendor in VENDORS}
 
+    @cached_property
+    def _selected_accounts(self) -> dict[str, list[Account]]:
+        selection = shards.parse_selection(self.config)
+        return {vendor: shards.selected(accounts, selection)
+                for vendor, accounts in self._accounts.items()}
+
     def accounts(self, vendor: str) -> list[Account]:
-        return self._accounts[vendor]
+        """The accounts this run extracts (``only_accounts`` and ``shard``, see shards.py)."""
+        return self._selected_accounts[vendor]
+
+    def _check_selection(self) -> None:
+        names = shards.parse_selection(self._config).names or frozenset()
+        known = set().union(*(shards.account_names(account)
+                              for accounts in self._accounts.values() for account in accounts))
+        if names - known:
+            raise ConfigError("only_accounts", f"names {len(names - known)} account(s) that "
+                              "are not configured")
 
     def vendor_setting(self, vendor: str, key: str) -> Any:
         """A setting of a vendor's section, with the schema default when unset."""
