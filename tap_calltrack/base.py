@@ -203,6 +203,8 @@ class CalltrackStream(RESTStream[Any]):
         return text
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
+        if not self.accounts:  # none selected (only_accounts, shard): the SDK asks with {}
+            return
         account = self.account_for(context)
         run = self.tap.run_status
         group = self.skip_group or self.name

@@ -80,3 +80,16 @@ def test_only_accounts_naming_no_account_is_a_config_error(sandbox, tmp_path):
         "tap-calltrack: config error: setting 'only_accounts' names 1 account(s) that are "
         "not configured")
     assert "no-such-client" not in result.stderr
+
+
+@pytest.mark.e2e
+def test_one_account_of_one_vendor_leaves_the_other_vendors_quiet(sandbox, tmp_path):
+    config = sandbox.config(end_date="2024-01-05",
+                            only_accounts=[str(sandbox.config()["calltouch"]["sites"][1]["site_id"])])
+    run = run_tap(config, tmp_path, streams={"calltouch_calls", "comagic_calls",
+                                             "callkeeper_calls", "calls"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(run.records) == {"calltouch_calls", "calls"}
+    assert {r["site_id"] for r in run.records["calltouch_calls"]} == {
+        config["calltouch"]["sites"][1]["site_id"]}
+    assert {r["vendor"] for r in run.records["calls"]} == {"calltouch"}
