@@ -150,9 +150,9 @@ class ComagicStream(CalltrackStream):
             new = [name for name in names if name not in self._unknown]
             self._unknown.update(new)
             if new:
-                self.logger.warning("%s: the API does not know field(s) %s (%s); requesting "
-                                    "the others", self.name, ", ".join(f"'{n}'" for n in new),
-                                    describe_error(error))
+                self.logger.warning("%s: the API does not know field%s %s (%s); requesting "
+                                    "the others", self.name, "s" if len(new) > 1 else "",
+                                    ", ".join(f"'{n}'" for n in new), describe_error(error))
 
     def refuse_sort(self, error: Mapping[str, Any]) -> None:
         if not self._sort_refused:
