@@ -148,14 +148,14 @@ def read_capped(response: requests.Response, cap: int) -> None:
     if announced.isdigit() and int(announced) > cap:
         response.close()
         raise LimitExceeded(f"the answer announces {int(announced)} bytes, more than the "
-                            f"{cap} accepted")
+                            f"{cap} bytes accepted")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(BODY_CHUNK):
         size += len(chunk)
         if size > cap:
             response.close()
-            raise LimitExceeded(f"the answer is larger than the {cap} bytes accepted")
+            raise LimitExceeded(f"the answer is more than the {cap} bytes accepted")
         chunks.append(chunk)
     response._content = b"".join(chunks)  # what response.content then returns
     response._content_consumed = True
