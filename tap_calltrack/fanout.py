@@ -37,6 +37,11 @@ class CallParticipant(WindowedStream):
         """The calls windows: every participant walks the same ones."""
         return self.tap.call_source(account.vendor).window_days(account)
 
+    def failure_unit(self, account: Account) -> str:
+        """A failed fetch of calls is the vendor calls stream's failure, whichever
+        participant drove it: reported once, and no participant's bookmark moves."""
+        return self.tap.call_source(account.vendor).name
+
     def context_for(self, account: Account) -> dict[str, Any]:
         """This stream's partition context for a vendor account."""
         return dict(account.context)

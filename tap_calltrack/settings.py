@@ -22,6 +22,7 @@ DEFAULT_TIMEZONE = "Europe/Moscow"
 DEFAULT_LOOKBACK_DAYS = 1
 DEFAULT_MAX_TRIES = 6
 DEFAULT_REQUEST_TIMEOUT = 120
+DEFAULT_MAX_WAIT_SECONDS = 600
 SECRET_KEYS = ("api_token", "access_token", "password", "api_key")
 
 
@@ -56,6 +57,7 @@ class VendorLimits:
     max_concurrent_requests: int
     max_tries: int
     request_timeout: float
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
 
 
 def fingerprint(secret: str) -> str:
@@ -136,6 +138,13 @@ COMMON_PROPERTIES = [
         th.NumberType,
         default=DEFAULT_REQUEST_TIMEOUT,
         description="Seconds to wait for a vendor answer before retrying.",
+    ),
+    th.Property(
+        "max_wait_seconds",
+        th.NumberType,
+        default=DEFAULT_MAX_WAIT_SECONDS,
+        description="Longest pause a vendor may ask for (Retry-After, Comagic minute_reset); "
+        "a longer one fails that stream for that account instead of sleeping.",
     ),
 ]
 
@@ -247,6 +256,8 @@ def vendor_limits(config: Mapping[str, Any], vendor: str,
             concurrency, f"{vendor}.max_concurrent_requests", minimum=1),
         max_tries=max_tries,
         request_timeout=request_timeout,
+        max_wait_seconds=check_number(config.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS),
+                                      "max_wait_seconds", minimum=0),
     )
 
 

@@ -22,9 +22,11 @@ from tap_calltrack.http import (
     RETRY_STATUSES,
     AuthError,
     FatalError,
+    ProtocolError,
     RetryableError,
     status_error,
 )
+from tap_calltrack.normalize import to_int
 from tap_calltrack.redaction import MASK
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import Window
@@ -120,26 +122,37 @@ def answer_for_error(text: str) -> Answer:
 
 
 def answer_of(body: Any) -> Answer:
-    """A bare array (v3) or the legacy envelope ``{inbound, info, payload}``."""
+    """A bare array (v3) or the legacy envelope ``{inbound, info, payload}``; any other
+    shape is a protocol error (retried, then the stream fails), never "no calls"."""
     if isinstance(body, list):
         return Answer(checked_rows(body))
     if isinstance(body, dict) and isinstance(body.get("payload"), list):
         inbound = body.get("inbound")
-        pages = inbound.get("ofPages") if isinstance(inbound, dict) else None
-        of_pages = pages if isinstance(pages, int) and not isinstance(pages, bool) else None
-        return Answer(checked_rows(body["payload"]), of_pages)
-    raise FatalError("the answer is neither an array of calls nor an envelope with payload")
+        return Answer(checked_rows(body["payload"]), of_pages(inbound))
+    raise ProtocolError("the answer is neither an array of calls nor an envelope with payload")
+
+
+def of_pages(inbound: Any) -> int | None:
+    """``inbound.ofPages``: an integer (or its digits) when present."""
+    pages = inbound.get("ofPages") if isinstance(inbound, dict) else None
+    if pages is None:
+        return None
+    pages = to_int(pages)
+    if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
+        raise ProtocolError("the envelope's inbound.ofPages is not a page count")
+    return pages
 
 
 def checked_rows(rows: list[Any]) -> list[dict[str, Any]]:
     if not all(isinstance(row, dict) and "universalId" in row for row in rows):
-        raise FatalError("the answer has rows without universalId (not v3 calls)")
+        raise ProtocolError("the answer has rows without universalId (not v3 calls)")
     return rows
 
 
 def decode_answer(response: requests.Response, key: str) -> Answer:
     """Errors come in the body (``inbound.error``) with undocumented HTTP statuses: the body
-    decides, the status only when the body says nothing (NOTES.md 3.1)."""
+    decides, the status only when the body says nothing (NOTES.md 3.1); 429 and 5xx are
+    retried whatever the body."""
     status = status_error(response)
     if status is not None and response.status_code in RETRY_STATUSES:
         raise status
@@ -166,14 +179,14 @@ class CallkeeperPaginator(PageNumberPaginator):
         return answer.end is None and len(answer.rows) >= PAGE_SIZE
 
 
-def remaining_pages(page: Page) -> list[int] | None:
+def remaining_pages(page: Page) -> range | None:
     """Every further page, when the legacy envelope tells ``inbound.ofPages``."""
     answer: Answer = page.body
     if answer.of_pages is None:
         return None
     if answer.end is not None or not answer.rows:
-        return []
-    return list(range(1, answer.of_pages))
+        return range(0)
+    return range(1, answer.of_pages)
 
 
 class CallkeeperStream(WindowedStream):

@@ -11,7 +11,7 @@ from tap_calltrack.base import Page, vendor_schema
 from tap_calltrack.calltouch.client import CT_DATETIME, CalltouchStream, decode_calltouch
 from tap_calltrack.calltouch.settings import CALL_FILTERS
 from tap_calltrack.fanout import CallSource
-from tap_calltrack.http import StreamUnavailable
+from tap_calltrack.http import ProtocolError, StreamUnavailable
 from tap_calltrack.normalize import coerce, to_int
 from tap_calltrack.recordings import RecordingRef
 from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
@@ -119,13 +119,29 @@ class OrdersStream(CalltouchStream):
 
 
 def decode_statistics(response: requests.Response) -> Any:
-    """The legacy statistics endpoints are gone for some sites: 404 or an HTML page."""
+    """The legacy statistics endpoints are gone for some sites: they answer 404, or an HTML
+    page with a success status. A 429/5xx is retried before this is read (whatever its
+    body), and stays a failure after the last try."""
     html = response.content[:1] == b"<" or "html" in response.headers.get("Content-Type", "")
-    if response.status_code == 404 or html:
+    if response.status_code == 404 or (html and response.status_code < 300):
         raise StreamUnavailable(
             f"the legacy statistics endpoints are not available for this site "
             f"(HTTP {response.status_code}{', HTML page' if html else ''}); statistics skipped")
     return decode_calltouch(response)
+
+
+def check_statistic(kind: str, body: Any) -> None:
+    """total-count is a bare number, the others an object of counts (NOTES.md 1.6)."""
+    if kind == "total-count":
+        ok = isinstance(body, (int, float)) and not isinstance(body, bool)
+    else:
+        ok = isinstance(body, dict) and all(
+            isinstance(to_int(value), int) and not isinstance(value, bool)
+            for value in body.values())
+    if not ok:
+        raise ProtocolError(f"{kind} answered a JSON {type(body).__name__} that is not the "
+                            "documented " + ("number" if kind == "total-count" else
+                                             "object of counts"))
 
 
 def parse_stat_day(key: str) -> dt.date:
@@ -157,7 +173,9 @@ class StatisticsStream(CalltouchStream):
                                timeout=timeout)
 
         def decode(response: requests.Response) -> tuple[requests.Response, Any]:
-            return response, decode_statistics(response)
+            body = decode_statistics(response)
+            check_statistic(kind, body)
+            return response, body
 
         return self.http.call(send, decode, self.describe(account, window, kind))
 

@@ -176,7 +176,7 @@ class ComagicRuntime:
         failure is reported once; the streams then skip it)."""
         try:
             scopes = self.scopes(account)
-        except (AuthError, QuotaExhausted) as exc:
+        except FatalError as exc:  # refused, out of quota, or unreadable: reported once
             self._report(account, exc)
             scopes = [Scope(account, account, None)]
         with self._lock:

@@ -22,7 +22,7 @@ from tap_calltrack.callkeeper.client import (
     route_url,
     send_exact,
 )
-from tap_calltrack.http import AuthError, FatalError, RetryableError
+from tap_calltrack.http import AuthError, FatalError, ProtocolError, RetryableError
 from tap_calltrack.recordings import download
 from tap_calltrack.settings import Account
 from tap_calltrack.tap import TapCalltrack
@@ -135,8 +135,8 @@ def test_a_refusal_without_a_body_falls_back_to_the_status():
 
 
 @pytest.mark.parametrize("body", [{"status": "ok"}, [{"callId": 1}], ["17"], 17])
-def test_an_unknown_shape_stops_with_a_clear_error(body):
-    with pytest.raises(FatalError, match=r"universalId|envelope"):
+def test_an_unknown_shape_is_a_retryable_protocol_error(body):
+    with pytest.raises(ProtocolError, match=r"universalId|envelope"):
         decode_answer(response(body), KEY)
 
 
@@ -162,8 +162,8 @@ def test_pages_start_at_0_and_walk_until_a_short_page_or_an_end_signal():
 
 
 def test_a_told_page_count_plans_the_other_pages():
-    assert remaining_pages(page_of(Answer([CALL] * 1000, of_pages=3))) == [1, 2]
-    assert remaining_pages(page_of(Answer([CALL], of_pages=1))) == []
+    assert list(remaining_pages(page_of(Answer([CALL] * 1000, of_pages=3)))) == [1, 2]
+    assert list(remaining_pages(page_of(Answer([CALL], of_pages=1)))) == []
     assert remaining_pages(page_of(Answer(end="No rows found"))) is None
     assert remaining_pages(page_of(Answer([CALL] * 1000))) is None
 
