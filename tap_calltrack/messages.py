@@ -16,6 +16,8 @@ from singer_sdk import singerlib as singer
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers._util import utc_now
 
+from tap_calltrack import shutdown
+
 
 class CalltrackWriter(MsgSpecWriter):
     """msgspec lines, written to stdout in large blocks: a RECORD waits in memory (up to
@@ -29,13 +31,14 @@ class CalltrackWriter(MsgSpecWriter):
     LIMIT = 256 * 1024
 
     def write_message(self, message: Any) -> None:
-        pending = self.__dict__.get("_pending")
-        if pending is None:
-            pending = self._pending = bytearray()
-            atexit.register(self.flush)  # e.g. --test ends without a final STATE
-        pending += self.format_message(message)  # a copy: msgspec reuses its buffer
-        if len(pending) >= self.LIMIT or not isinstance(message, singer.RecordMessage):
-            self.flush()
+        with shutdown.deferred():  # a signal waits until the line is whole
+            pending = self.__dict__.get("_pending")
+            if pending is None:
+                pending = self._pending = bytearray()
+                atexit.register(self.flush)  # e.g. --test ends without a final STATE
+            pending += self.format_message(message)  # a copy: msgspec reuses its buffer
+            if len(pending) >= self.LIMIT or not isinstance(message, singer.RecordMessage):
+                self.flush()
 
     def flush(self) -> None:
         pending = self.__dict__.get("_pending")

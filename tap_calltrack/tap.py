@@ -10,10 +10,11 @@ from typing import Any
 
 import click
 from singer_sdk import Stream, Tap
+from singer_sdk import singerlib as singer
 from singer_sdk import typing as th
 from singer_sdk.helpers._util import utc_now
 
-from tap_calltrack import redaction
+from tap_calltrack import redaction, shutdown
 from tap_calltrack.callkeeper import VENDOR as CALLKEEPER
 from tap_calltrack.calltouch import VENDOR as CALLTOUCH
 from tap_calltrack.comagic import VENDOR as COMAGIC
@@ -143,6 +144,21 @@ class TapCalltrack(Tap):
         for http in self._http.values():
             http.close()
 
+    # --- signals (see shutdown.py) -----------------------------------------------------
+
+    def _setup_signal_handlers(self) -> None:
+        shutdown.install()
+
+    def write_final_state(self) -> None:
+        """Records still buffered, then the STATE of every complete window (always written,
+        even when equal to the last one, so the output ends with it)."""
+        writer = self.message_writer
+        if isinstance(writer, CalltrackWriter):
+            writer.flush()
+        writer.write_message(singer.StateMessage(value=completed_state(self.state)))
+        if isinstance(writer, CalltrackWriter):
+            writer.flush()
+
     # --- command line ------------------------------------------------------------------
 
     @classmethod
@@ -169,6 +185,8 @@ class TapCalltrack(Tap):
         )
         try:
             tap.sync_all()
+        except shutdown.Interrupted as stop:
+            shutdown.finish(stop, cls.name, tap.write_final_state)
         finally:
             tap.close()
         sys.exit(tap.run_status.finish())
@@ -180,6 +198,20 @@ class TapCalltrack(Tap):
         return command
 
 
+def completed_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``state`` without the SDK's in-flight progress markers (this tap never
+    sets them: bookmarks move per complete window)."""
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: clean(value) for key, value in node.items()
+                    if key != "progress_markers"}
+        if isinstance(node, list):
+            return [clean(item) for item in node]
+        return node
+
+    return clean(state)
+
+
 def _load_json(stream: Any) -> dict[str, Any]:
     return json.loads(stream.read())
 
@@ -188,8 +220,11 @@ def _one_line_errors(main: Callable[..., Any], name: str) -> Callable[..., Any]:
     """Bad config and fatal extraction errors end the process with one line, no traceback."""
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        shutdown.install()
         try:
             return main(*args, **kwargs)
+        except shutdown.Interrupted as stop:  # before a sync started, or --discover/--test
+            shutdown.finish(stop, name)
         except ConfigError as exc:
             print(f"{name}: config error: {exc}", file=sys.stderr)
             sys.stderr.flush()
