@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import sys
 from collections.abc import Callable
 from functools import cached_property
@@ -14,7 +14,8 @@ from singer_sdk import singerlib as singer
 from singer_sdk import typing as th
 from singer_sdk.helpers._util import utc_now
 
-from tap_calltrack import redaction, shutdown
+from tap_calltrack import inputs, redaction, shutdown
+from tap_calltrack.base import WindowedStream
 from tap_calltrack.callkeeper import VENDOR as CALLKEEPER
 from tap_calltrack.calltouch import VENDOR as CALLTOUCH
 from tap_calltrack.comagic import VENDOR as COMAGIC
@@ -28,11 +29,14 @@ from tap_calltrack.settings import (
     ConfigError,
     Vendor,
     check_common,
+    check_range,
+    parse_instant,
     secret_values,
     section_of,
     vendor_limits,
 )
 from tap_calltrack.unified import UnifiedCallsStream
+from tap_calltrack.windows import as_local
 
 VENDORS: list[Vendor] = [CALLTOUCH, COMAGIC, CALLKEEPER]
 
@@ -65,7 +69,8 @@ class TapCalltrack(Tap):
         try:
             check_common(self._config)
             for vendor in VENDORS:
-                self.accounts(vendor.name)
+                accounts = vendor.parse_accounts(self._config)
+                check_range(self._config, [account.timezone for account in accounts])
                 vendor_limits(self._config, vendor.name, vendor.default_limits)
         except ConfigError as exc:
             if raise_errors:
@@ -144,6 +149,39 @@ class TapCalltrack(Tap):
         for http in self._http.values():
             http.close()
 
+    # --- ranges that extract nothing ----------------------------------------------------
+
+    def range_end(self, account: Account) -> dt.datetime:
+        """``end_date`` in the account's zone (inclusive as a date), else the run start."""
+        end_setting = self.config.get("end_date")
+        if not end_setting:
+            return self.run_started_at.astimezone(account.timezone)
+        return as_local(parse_instant(end_setting, "end_date"), account.timezone,
+                        date_means_end=True)
+
+    def warn_about_range(self) -> None:
+        """One line each for a start_date in the future and a bookmark past the range end:
+        they extract nothing, which would otherwise pass in silence."""
+        start = parse_instant(self.config["start_date"], "start_date")
+        accounts = [a for vendor in self.configured_vendors() for a in self.accounts(vendor.name)]
+        if accounts and all(as_local(start, a.timezone, date_means_end=False)
+                            >= self.run_started_at for a in accounts):
+            self.logger.warning("start_date is in the future: there is nothing to extract yet")
+            return
+        for stream in self.streams.values():
+            if not (isinstance(stream, WindowedStream) and stream.selected):
+                continue
+            for account in stream.accounts:
+                context = (stream.context_for(account) if isinstance(stream, CallParticipant)
+                           else account.context)
+                bookmark = inputs.partition_bookmark(self.state, stream.name, context)
+                if bookmark is not None and bookmark > self.range_end(account):
+                    self.logger.warning(
+                        "%s [%s]: the bookmark in the state is later than %s: nothing new is "
+                        "extracted for it (remove it from the state to read again)",
+                        stream.name, account.label,
+                        "end_date" if self.config.get("end_date") else "now")
+
     # --- signals (see shutdown.py) -----------------------------------------------------
 
     def _setup_signal_handlers(self) -> None:
@@ -176,13 +214,20 @@ class TapCalltrack(Tap):
             cls.print_about(about_format)
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
+        state_dict = None if state is None else inputs.read_stream(state, "--state")
+        if state_dict is not None:
+            inputs.check_state(state_dict, f"--state file '{state.name}'")
+        catalog_dict = None if catalog is None else inputs.read_stream(catalog, "--catalog")
+        if catalog_dict is not None:
+            inputs.check_catalog(catalog_dict, f"--catalog file '{catalog.name}'")
         tap = cls(
             config=getattr(config, "config", None) or {},
-            state=None if state is None else _load_json(state),
-            catalog=None if catalog is None else _load_json(catalog),
+            state=state_dict,
+            catalog=catalog_dict,
             parse_env_config=getattr(config, "parse_env", False),
             validate_config=True,
         )
+        tap.warn_about_range()
         try:
             tap.sync_all()
         except shutdown.Interrupted as stop:
@@ -190,6 +235,31 @@ class TapCalltrack(Tap):
         finally:
             tap.close()
         sys.exit(tap.run_status.finish())
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
+                  ) -> Any:
+        """The SDK's merge of --config files, with one clear line for a bad file."""
+        config: dict[str, Any] = {}
+        for path in value:
+            if path != "ENV":
+                config |= inputs.read_file(path, "--config")
+        parsed = super().cb_config(ctx, param, tuple(p for p in value if p == "ENV"))
+        parsed.config = config
+        return parsed
+
+    @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """Discovery checks a config it is given (an empty one lists every stream)."""
+        if not value:
+            return
+        config = ctx.params.get("config")
+        settings = getattr(config, "config", None) or {}
+        parse_env = getattr(config, "parse_env", False)
+        tap = cls(config=settings, parse_env_config=parse_env,
+                  validate_config=bool(settings) or parse_env, setup_mapper=False)
+        tap.run_discovery()
+        ctx.exit()
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
@@ -212,10 +282,6 @@ def completed_state(state: dict[str, Any]) -> dict[str, Any]:
     return clean(state)
 
 
-def _load_json(stream: Any) -> dict[str, Any]:
-    return json.loads(stream.read())
-
-
 def _one_line_errors(main: Callable[..., Any], name: str) -> Callable[..., Any]:
     """Bad config and fatal extraction errors end the process with one line, no traceback."""
 
@@ -227,6 +293,10 @@ def _one_line_errors(main: Callable[..., Any], name: str) -> Callable[..., Any]:
             shutdown.finish(stop, name)
         except ConfigError as exc:
             print(f"{name}: config error: {exc}", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(2)
+        except inputs.InputError as exc:
+            print(f"{name}: input error: {exc}", file=sys.stderr)
             sys.stderr.flush()
             sys.exit(2)
         except FatalError as exc:
