@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 from collections.abc import Callable
 from functools import cached_property
@@ -22,6 +23,7 @@ from tap_calltrack.comagic import VENDOR as COMAGIC
 from tap_calltrack.fanout import CallParticipant, CallSource
 from tap_calltrack.http import FatalError, VendorHttp
 from tap_calltrack.messages import CalltrackWriter
+from tap_calltrack.recordings import RecordingsStream
 from tap_calltrack.run_status import RunStatus
 from tap_calltrack.settings import (
     COMMON_PROPERTIES,
@@ -54,6 +56,7 @@ class TapCalltrack(Tap):
     ).to_dict()
 
     def __init__(self, **kwargs: Any) -> None:
+        quiet_library_chatter(self.logger)
         self.run_started_at = utc_now().replace(microsecond=0)
         self.run_status = RunStatus(self.logger)
         self._http: dict[str, VendorHttp] = {}
@@ -114,6 +117,9 @@ class TapCalltrack(Tap):
             for vendor in self.configured_vendors()
             for stream_class in vendor.stream_classes()
         ]
+        for stream in streams:
+            if isinstance(stream, RecordingsStream):
+                stream.selected_by_default = False  # downloads are opt-in (README, Streams)
         if any(stream.name.endswith("_calls") for stream in streams):
             streams.append(UnifiedCallsStream(tap=self))
         return streams
@@ -148,6 +154,15 @@ class TapCalltrack(Tap):
     def close(self) -> None:
         for http in self._http.values():
             http.close()
+
+    def check_selection(self) -> None:
+        """A recordings stream needs a folder to download into."""
+        if self.config.get("recordings_dir"):
+            return
+        for stream in self.streams.values():
+            if isinstance(stream, RecordingsStream) and stream.selected:
+                raise ConfigError("recordings_dir",
+                                  f"is required when {stream.name} is selected")
 
     # --- ranges that extract nothing ----------------------------------------------------
 
@@ -227,6 +242,7 @@ class TapCalltrack(Tap):
             parse_env_config=getattr(config, "parse_env", False),
             validate_config=True,
         )
+        tap.check_selection()
         tap.warn_about_range()
         try:
             tap.sync_all()
@@ -266,6 +282,30 @@ class TapCalltrack(Tap):
         command = super().get_singer_command()
         command.main = _one_line_errors(command.main, cls.name)  # type: ignore[method-assign]
         return command
+
+
+class _ToDebug(logging.Filter):
+    """Turns a library's routine INFO lines (matched by their start) into DEBUG lines."""
+
+    def __init__(self, *starts: str) -> None:
+        super().__init__()
+        self.starts = starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not str(record.msg).startswith(self.starts):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_library_chatter(tap_logger: logging.Logger) -> None:
+    """pyrate-limiter's bucket line (once per vendor) and the SDK's env-var line say
+    nothing a user needs: DEBUG, not INFO."""
+    for logger, starts in ((logging.getLogger("pyrate_limiter.limiter"),
+                            "Initializing default bucket"),
+                           (tap_logger, "Skipping parse of env var settings")):
+        if not any(isinstance(f, _ToDebug) for f in logger.filters):
+            logger.addFilter(_ToDebug(starts))
 
 
 def completed_state(state: dict[str, Any]) -> dict[str, Any]:
