@@ -16,12 +16,14 @@ from singer_sdk import singerlib as singer
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers._util import utc_now
 
-from tap_calltrack import shutdown
+from tap_calltrack import redaction, shutdown
 
 
 class CalltrackWriter(MsgSpecWriter):
     """msgspec lines, written to stdout in large blocks: a RECORD waits in memory (up to
     256 KiB) and goes out with the next SCHEMA or STATE, which are flushed at once.
+
+    Every block is masked for the configured secrets on its way out (redaction.py).
 
     A STATE therefore never reaches the target before the records it covers; records held
     when the process dies were not yet covered by any STATE, so a resumed run reads them
@@ -43,7 +45,8 @@ class CalltrackWriter(MsgSpecWriter):
     def flush(self) -> None:
         pending = self.__dict__.get("_pending")
         if pending:
-            sys.stdout.buffer.write(pending)
+            # A vendor may echo a token in a record: one search per secret form per block.
+            sys.stdout.buffer.write(redaction.REDACTOR.mask_bytes(pending))
             pending.clear()
         sys.stdout.flush()
 
