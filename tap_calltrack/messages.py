@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +33,20 @@ class CalltrackWriter(MsgSpecWriter):
 
     LIMIT = 256 * 1024
 
+    def count_accounts(self, fields_by_stream: dict[str, tuple[str, ...]]) -> None:
+        """Count RECORDs per stream and account, the account told by ``fields`` of the
+        record (e.g. ``site_id``): :attr:`records_by_account` then says who got none."""
+        self._account_fields = fields_by_stream
+        self.records_by_account: Counter[tuple[str, tuple]] = Counter()
+
     def write_message(self, message: Any) -> None:
+        fields_by_stream = self.__dict__.get("_account_fields")
+        if fields_by_stream and isinstance(message, singer.RecordMessage):
+            fields = fields_by_stream.get(message.stream)
+            if fields is not None:
+                record = message.record
+                self.records_by_account[(message.stream,
+                                         tuple(record.get(f) for f in fields))] += 1
         with shutdown.deferred():  # a signal waits until the line is whole
             pending = self.__dict__.get("_pending")
             if pending is None:

@@ -182,6 +182,7 @@ class TapCalltrack(Tap):
         if accounts and all(as_local(start, a.timezone, date_means_end=False)
                             >= self.run_started_at for a in accounts):
             self.logger.warning("start_date is in the future: there is nothing to extract yet")
+            self._start_in_future = True
             return
         for stream in self.streams.values():
             if not (isinstance(stream, WindowedStream) and stream.selected):
@@ -196,6 +197,46 @@ class TapCalltrack(Tap):
                         "extracted for it (remove it from the state to read again)",
                         stream.name, account.label,
                         "end_date" if self.config.get("end_date") else "now")
+
+    def _account_key(self, stream: Stream, account: Account) -> dict[str, Any]:
+        if isinstance(stream, CallParticipant):
+            return stream.context_for(account)
+        return dict(account.context)
+
+    def _selected_for(self, account: Account) -> list[Stream]:
+        return [stream for stream in self.streams.values() if stream.selected
+                and account in getattr(stream, "accounts", [])]
+
+    def count_records_by_account(self) -> None:
+        writer = self.message_writer
+        if not isinstance(writer, CalltrackWriter):
+            return
+        fields: dict[str, tuple[str, ...]] = {}
+        for vendor in self.configured_vendors():
+            for account in self.accounts(vendor.name):
+                for stream in self._selected_for(account):
+                    fields[stream.name] = tuple(self._account_key(stream, account))
+        writer.count_accounts(fields)
+
+    def report_empty_accounts(self) -> None:
+        """One line for each account that got no record at all in this run (its streams
+        ran, nothing failed: an empty range, a future bookmark or an empty account)."""
+        counts = getattr(self.message_writer, "records_by_account", None)
+        if counts is None or getattr(self, "_start_in_future", False):
+            return  # already said
+        for vendor in self.configured_vendors():
+            for account in self.accounts(vendor.name):
+                streams = self._selected_for(account)
+                if not streams or not self.run_status.may_extract(account, ""):
+                    continue
+                total = sum(counts[(stream.name,
+                                    tuple(self._account_key(stream, account).values()))]
+                            for stream in streams)
+                if total == 0:
+                    self.logger.warning("%s: no records extracted in this run (%d stream(s) "
+                                        "selected; check start_date, end_date, the state's "
+                                        "bookmarks and the account's time zone)",
+                                        account, len(streams))
 
     # --- signals (see shutdown.py) -----------------------------------------------------
 
@@ -244,8 +285,10 @@ class TapCalltrack(Tap):
         )
         tap.check_selection()
         tap.warn_about_range()
+        tap.count_records_by_account()
         try:
             tap.sync_all()
+            tap.report_empty_accounts()
         except shutdown.Interrupted as stop:
             shutdown.finish(stop, cls.name, tap.write_final_state)
         finally:

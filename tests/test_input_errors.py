@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 from fake_server import FakeVendor, Reply, Request
-from input_fakes import TOKEN, calls_only, calls_page, calltouch_config, catalog_selecting
+from input_fakes import (
+    TOKEN,
+    calls_only,
+    calls_page,
+    calltouch_call,
+    calltouch_config,
+    catalog_selecting,
+)
 from support import console_script, write_json
 
 pytestmark = pytest.mark.e2e
@@ -188,3 +195,24 @@ def test_a_start_date_in_the_future_says_so(tmp_path):
     lines = [line for line in result.stderr.splitlines() if "start_date is in the future" in line]
     assert len(lines) == 1, result.stderr
     assert requests == []
+
+
+def test_an_account_that_gets_no_records_is_named_in_one_line(tmp_path):
+    def respond(request: Request) -> Reply:
+        if "/41100/" in request.path:
+            return calls_page([calltouch_call(1, "02/01/2024")])
+        return calls_page([])
+
+    config = calltouch_config("")
+    config["calltouch"]["sites"].append({"site_id": 41200, "api_token": TOKEN + "-2",
+                                         "name": "quiet"})
+    with FakeVendor(calls_only(respond)) as fake:
+        config["calltouch"]["api_url"] = fake.url
+        catalog = catalog_selecting(config, tmp_path, {"calltouch_calls"})
+        result = tap(tmp_path, "--config", str(write_json(tmp_path / "c.json", config)),
+                     "--catalog", str(catalog))
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if "no records extracted" in line]
+    assert len(lines) == 1, result.stderr
+    assert "calltouch account 'quiet'" in lines[0]
+    assert '"callId":1' in result.stdout
