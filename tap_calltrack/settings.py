@@ -25,6 +25,7 @@ DEFAULT_LOOKBACK_DAYS = 1
 DEFAULT_MAX_TRIES = 6
 DEFAULT_REQUEST_TIMEOUT = 120
 DEFAULT_MAX_WAIT_SECONDS = 600
+DEFAULT_MAX_RECORDING_MB = 500
 SECRET_KEYS = ("api_token", "access_token", "password", "api_key")
 # Dates outside these years are a typo, and near year 1 or 9999 they overflow the
 # calendar once a zone or a window is added to them.
@@ -133,6 +134,13 @@ COMMON_PROPERTIES = [
         th.StringType,
         description="Folder where call recordings are saved by the *_recordings streams. "
         "Unset: no downloads.",
+    ),
+    th.Property(
+        "max_recording_mb",
+        th.NumberType,
+        default=DEFAULT_MAX_RECORDING_MB,
+        description="Largest recording to download, in MiB; a larger one is skipped with a "
+        "warning.",
     ),
     th.Property(
         "max_tries",
@@ -287,6 +295,8 @@ def check_common(config: Mapping[str, Any]) -> None:
     lookback_days(config)
     if config.get("recordings_dir") is not None and not isinstance(config["recordings_dir"], str):
         raise ConfigError("recordings_dir", "must be a folder path")
+    check_number(config.get("max_recording_mb", DEFAULT_MAX_RECORDING_MB), "max_recording_mb",
+                 minimum=0.001)
     retry_policy(config)
 
 

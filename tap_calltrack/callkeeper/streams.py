@@ -12,7 +12,7 @@ from tap_calltrack.base import vendor_schema
 from tap_calltrack.callkeeper.client import CallkeeperStream
 from tap_calltrack.callkeeper.settings import WINDOW_SETTING
 from tap_calltrack.fanout import CallSource
-from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.recordings import RecordingRef, recording_path
 from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
 from tap_calltrack.redaction import MASK
 from tap_calltrack.settings import Account
@@ -75,9 +75,11 @@ class CallsStream(CallSource, CallkeeperStream):
         url = record.get("recordUrl")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             return []  # "" (v3) or null / "-" (legacy envelope): no recording
-        call_id = record["universalId"]
+        call_id = record.get("universalId")
+        if call_id is None or call_id == "":
+            return []
         return [RecordingRef(
-            relative_path=f"callkeeper/{path_part(account.label)}/{path_part(str(call_id))}.mp3",
+            relative_path=recording_path("callkeeper", path_part(account.label), call_id),
             url=url,
             record={"account": account.label, "universalId": call_id,
                     "call_time_utc": record.get("call_time_utc")},

@@ -13,7 +13,7 @@ from tap_calltrack.calltouch.settings import CALL_FILTERS
 from tap_calltrack.fanout import CallSource
 from tap_calltrack.http import ProtocolError, StreamUnavailable
 from tap_calltrack.normalize import coerce, to_int
-from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.recordings import RecordingRef, recording_path, safe_name, url_part
 from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import (
@@ -55,11 +55,13 @@ class CallsStream(CallSource, CalltouchStream):
         """Answered calls with talk time have a recording (others answer 404 anyway)."""
         if record.get("successful") is not True or not to_int(record.get("duration")):
             return []
-        site_id, call_id = account.context["site_id"], record["callId"]
+        site_id, call_id = account.context["site_id"], record.get("callId")
+        if call_id is None or call_id == "":
+            return []
         return [RecordingRef(
-            relative_path=f"calltouch/{site_id}/{call_id}.mp3",
-            url=f"{self.url_base.rstrip('/')}{RESTAPI}/{site_id}/calls-diary/calls/{call_id}"
-                "/download",
+            relative_path=recording_path("calltouch", safe_name(site_id), call_id),
+            url=f"{self.url_base.rstrip('/')}{RESTAPI}/{url_part(site_id)}"
+                f"/calls-diary/calls/{url_part(call_id)}/download",
             record={"site_id": site_id, "callId": call_id, "date_utc": record.get("date_utc")},
             params={"clientApiId": account.secrets["api_token"]},
         )]

@@ -16,7 +16,7 @@ from tap_calltrack.comagic.client import (
 )
 from tap_calltrack.comagic.runtime import CUSTOMER_USER_FIELDS, Scope
 from tap_calltrack.fanout import CallSource
-from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.recordings import RecordingRef, recording_path, safe_name, url_part
 from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import Window, canonical_utc, local_midnight
@@ -74,7 +74,8 @@ class CampaignsStream(DimensionStream):
 
 def talk_url(media_url: str, communication_id: Any, record_id: Any) -> str:
     """An mp3 record's link (NOTES 2.5)."""
-    return f"{media_url}/system/media/talk/{communication_id}/{record_id}/"
+    ids = (url_part(value) for value in (communication_id, record_id))
+    return f"{media_url}/system/media/talk/{'/'.join(ids)}/"
 
 
 class CallsStream(CallSource, AccountReportStream):
@@ -114,7 +115,8 @@ class CallsStream(CallSource, AccountReportStream):
         media = self.media_url(account)
         app_id = record.get("app_id")
         return [RecordingRef(
-            relative_path=f"comagic/{app_id}/{communication_id}_{record_id}.mp3",
+            relative_path=recording_path("comagic", safe_name(app_id), communication_id,
+                                         record_id),
             url=talk_url(media, communication_id, record_id),
             record={"app_id": app_id, "user_id": record.get("user_id"), "id": record.get("id"),
                     "communication_id": communication_id, "record_id": record_id,

@@ -420,6 +420,10 @@ class CallkeeperApp:
                                     self.world.first_day + dt.timedelta(days=offset))
         return (owner, calls[index]) if index < len(calls) else None
 
+    def is_media(self, path: str) -> bool:
+        """A recording download (the sandbox's --faults cut these bodies too)."""
+        return RECORD_PATH.match(path) is not None
+
     def recording(self, uid_text: str) -> SandboxResponse:
         found = self.find_call(int(uid_text))
         if found is None or not found[1].has_record:

@@ -342,6 +342,10 @@ class CalltouchApp:
 
     # --- record download ---------------------------------------------------------------
 
+    def is_media(self, path: str) -> bool:
+        """A recording download (the sandbox's --faults cut these bodies too)."""
+        return DOWNLOAD_PATH.match(path) is not None
+
     def download(self, request: SandboxRequest, site_id: str, call_id: str) -> SandboxResponse:
         site = self.site_for(site_id, request.query.get("clientApiId"))
         facts = self.find_call(site, int(call_id))

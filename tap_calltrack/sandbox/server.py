@@ -254,6 +254,10 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
         def _send_with_fault(self, fault: str | None, app: VendorApp,
                              request: SandboxRequest) -> None:
+            if fault is not None and _is_media(app, request):
+                sandbox.count(f"fault_media_{fault}")
+                if fault in ("reset", "garbage"):
+                    return self._send_media_cut(app, request, reset=fault == "reset")
             if fault == "reset":
                 return self._reset()
             if fault == "timeout":
@@ -294,6 +298,24 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(response.body)
 
+        def _send_media_cut(self, app: VendorApp, request: SandboxRequest, *,
+                            reset: bool) -> None:
+            """A recording cut in half: its full Content-Length, half the body, then a
+            reset (RST) or a plain close (a truncated download)."""
+            response = sandbox.answer(app, request)
+            if not response.ok:
+                return self._reset() if reset else self._send(response)
+            sandbox.count(f"status_{response.status}")
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body[: len(response.body) // 2])
+            self.wfile.flush()
+            if reset:
+                return self._reset()
+            self.close_connection = True
+
         def _reset(self) -> None:
             """Abort the TCP connection (RST) without an answer."""
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -301,6 +323,12 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
 
     return Handler
+
+
+def _is_media(app: VendorApp, request: SandboxRequest) -> bool:
+    """Whether the request is a recording download (the apps that serve some say so)."""
+    is_media = getattr(app, "is_media", None)
+    return bool(is_media and is_media(request.path))
 
 
 def _retry_after_value(sandbox: Sandbox) -> str:
