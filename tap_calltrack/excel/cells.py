@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
 
@@ -63,7 +64,11 @@ ISSUE_KINDS: dict[str, str] = {
 
 def to_json_text(value: Any) -> str:
     """Compact JSON, as the target writes arrays, deep objects and mismatched values."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:
+        # msgspec's encoder is not limited by Python's stack; the text is the same JSON.
+        return msgspec.json.encode(value).decode("utf-8", "replace")
 
 
 def utf16_len(text: str) -> int:

@@ -25,6 +25,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from tap_calltrack.excel.cells import XML_ILLEGAL_RE, CellRules, clean_text, display_width
 from tap_calltrack.excel.columns import Column, RowBuilder
+from tap_calltrack.excel.sheetfile import BufferPool, create_sheet
 
 MAX_SHEET_NAME = 31
 EXCEL_MAX_DATA_ROWS = 1_048_575
@@ -223,6 +224,7 @@ class WorkbookWriter:
 
     def __init__(self, max_rows: int, reserved_names: Iterable[str] = ()) -> None:
         self.wb = Workbook(write_only=True)
+        self.pool = BufferPool()
         self.max_rows = max_rows
         self.names = SheetNames(reserved_names)
 
@@ -230,12 +232,12 @@ class WorkbookWriter:
         self, wanted: str, headers: Sequence[str], widths: list[float] | None
     ) -> SheetWriter:
         """A new data sheet named after ``wanted``."""
-        ws = self.wb.create_sheet(self.names.claim(wanted))
+        ws = create_sheet(self.wb, self.names.claim(wanted), self.pool)
         return SheetWriter(ws, headers, widths)
 
     def new_plain_sheet(self, title: str) -> WriteOnlyWorksheet:
         """A sheet whose name was reserved up front (the report sheets)."""
-        return self.wb.create_sheet(title)
+        return create_sheet(self.wb, title, self.pool)
 
     def order_sheets(self, first: Sequence[str], last: Sequence[str]) -> None:
         """Move the named sheets to the front and the back, keeping the others' order."""
@@ -245,7 +247,7 @@ class WorkbookWriter:
         middle = [s for s in sheets if s not in front and s not in back]
         sheets[:] = [*front, *middle, *back]
         if not sheets:
-            self.wb.create_sheet("Empty")
+            create_sheet(self.wb, "Empty", self.pool)
 
     def save(self, path: Path) -> None:
         """Build the .xlsx beside ``path`` and move it into place only when complete."""
