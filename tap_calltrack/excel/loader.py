@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "report_sheets": True,
 }
 _decode = msgspec.json.Decoder().decode
+MAX_FROZEN_COLUMNS = 4  # more key columns than this would fill the screen
 # Both JSON parsers give up at about 1,000 levels of nesting; nothing deeper can be read.
 _TOO_DEEP = "a value is nested too deeply to be read (about 1,000 levels or more)"
 
@@ -189,7 +190,9 @@ class ExcelLoader:
             raise InputError("SCHEMA message without a 'schema' object")
         keys = checked_key_properties(message.get("key_properties"), schema)
         try:
-            columns = plan_columns(schema, keys, self.settings.flatten_max_depth)
+            columns = plan_columns(
+                schema, keys, self.settings.flatten_max_depth, self.settings.tz.key
+            )
         except RecursionError:
             raise InputError("SCHEMA is nested too deeply to be read") from None
         out = self.streams.get(stream)
@@ -200,7 +203,8 @@ class ExcelLoader:
             self.observers[stream] = (
                 self.report.observer(stream) if self.settings.report_sheets else None
             )
-        out.set_columns(columns)
+        keyed = sum(1 for column in columns if column.path[0] in keys)
+        out.set_columns(columns, frozen_columns=keyed if keyed <= MAX_FROZEN_COLUMNS else 0)
 
     def record(self, message: Mapping[str, Any]) -> None:
         """A RECORD message: one row."""
