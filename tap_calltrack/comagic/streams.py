@@ -232,12 +232,12 @@ class CampaignDailyStatStream(ClientReportStream):
         return fields
 
     def adjust(self, answer: Any, what: str) -> None:
-        refused = refused_field(answer.error or {}, self.vendor_fields())
-        if answer.mnemonic == "unexpected_parameters" and refused == "campaign_id" \
-                and not self._campain_spelling:
-            self._campain_spelling = True
-            self.logger.warning("%s: the API does not know field 'campaign_id'; asking "
-                                "'campain_id' (the docs' example spelling)", self.name)
+        refused = refused_field(answer.error or {}, ["campaign_id"])
+        if answer.mnemonic == "unexpected_parameters" and refused == "campaign_id":
+            if not self._campain_spelling:  # requests in flight may repeat the refusal
+                self._campain_spelling = True
+                self.logger.warning("%s: the API does not know field 'campaign_id'; asking "
+                                    "'campain_id' (the docs' example spelling)", self.name)
             return
         super().adjust(answer, what)
 
