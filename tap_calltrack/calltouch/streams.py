@@ -48,7 +48,8 @@ class CallsStream(CallSource, CalltouchStream):
         coerce(row, bools=("successful", "uniqueCall", "targetCall", "uniqTargetCall",
                            "callbackCall"),
                ints=("callId", "sessionId", "duration", "waitingConnect", "timestamp",
-                     "ctClientId", "ctGlobalId", "attribution", "siteId"))
+                     "ctClientId", "ctGlobalId", "attribution"))
+        fold_site_id(row)
         row["date_utc"] = local_to_utc(row.get("date"), CT_DATETIME, account.timezone)
 
     def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
@@ -65,6 +66,17 @@ class CallsStream(CallSource, CalltouchStream):
             record={"site_id": site_id, "callId": call_id, "date_utc": record.get("date_utc")},
             params={"clientApiId": account.secrets["api_token"]},
         )]
+
+
+def fold_site_id(row: dict[str, Any]) -> None:
+    """The vendor's ``siteId`` becomes the tap's ``site_id``: loaders that snake-case names
+    would make both columns ``site_id`` (docs/fidelity.md). The vendor's value wins when it
+    is an id (it is the site the row belongs to); the configured site otherwise."""
+    if "siteId" not in row:
+        return
+    vendor = to_int(row.pop("siteId"))
+    if isinstance(vendor, int) and not isinstance(vendor, bool):
+        row["site_id"] = vendor
 
 
 class RecordingsStream(RecordingsStreamBase):
@@ -97,7 +109,8 @@ class RequestsStream(CalltouchStream):
 
     def normalise(self, row: dict[str, Any], account: Account) -> None:
         coerce(row, bools=("uniqueRequest", "targetRequest", "uniqTargetRequest"),
-               ints=("requestId", "siteId", "ctClientId", "ctGlobalId"))
+               ints=("requestId", "ctClientId", "ctGlobalId"))
+        fold_site_id(row)
         row["date_utc"] = epoch_ms_to_utc(row.get("date"))
 
 

@@ -13,6 +13,7 @@ from tap_calltrack.comagic.client import (
     ComagicStream,
     DimensionStream,
     Task,
+    refused_field,
 )
 from tap_calltrack.comagic.runtime import CUSTOMER_USER_FIELDS, Scope
 from tap_calltrack.fanout import CallSource
@@ -90,7 +91,7 @@ class CallsStream(CallSource, AccountReportStream):
     primary_keys = ("app_id", "id")
     schema = vendor_schema("comagic", "calls")
     own_fields = frozenset({"record_urls"})
-    needed_fields = frozenset({"id", "start_time", "communication_id", "call_records"})
+    needed_fields = frozenset({"id", "start_time"})  # the key and the bookmark
 
     def wants_every_field(self) -> bool:
         """The unified and recordings streams map more than this stream's selection."""
@@ -103,6 +104,7 @@ class CallsStream(CallSource, AccountReportStream):
 
     def normalise(self, row: dict[str, Any], scope: Scope) -> None:
         super().normalise(row, scope)
+        record_ids_as_text(row)
         media = self.media_url(scope.account)
         row["record_urls"] = [talk_url(media, row.get("communication_id"), record_id)
                               for record_id in row.get("call_records") or []]
@@ -124,12 +126,27 @@ class CallsStream(CallSource, AccountReportStream):
         ) for record_id in record.get("call_records") or []]
 
 
+def record_ids_as_text(row: dict[str, Any]) -> None:
+    """Record ids are strings (hex digests in zfullio/comagic-service's ``[]string``); the
+    docs do not type them, so numeric ids become their decimal text: one column type
+    (docs/fidelity.md)."""
+    for name in ("call_records", "wav_call_records"):
+        ids = row.get(name)
+        if isinstance(ids, list):
+            row[name] = [str(value) if isinstance(value, int) and not isinstance(value, bool)
+                         else value for value in ids]
+
+
 class CallLegsStream(ClientReportStream):
     name = "comagic_call_legs"
     method = "get.call_legs_report"
     primary_keys = ("app_id", "id")
     schema = vendor_schema("comagic", "call_legs")
     needed_fields = frozenset({"id", "start_time"})
+
+    def normalise(self, row: dict[str, Any], scope: Scope) -> None:
+        super().normalise(row, scope)
+        record_ids_as_text(row)
 
 
 class DateTimeReport(ClientReportStream):
@@ -199,9 +216,32 @@ class CampaignDailyStatStream(ClientReportStream):
     date_field = "date"
     replication_key = "date_utc"
     own_fields = frozenset({"dimension_key"})
-    needed_fields = frozenset({"date", "site_id", "campaign_id"})
     key_parts: ClassVar[tuple[str, ...]] = ("campaign_id", "banner_group_id", "keyword_id",
                                             "current_banner_id")
+    #: The key (date, site_id, dimension_key) depends on these; nothing else is needed.
+    needed_fields = frozenset({"date", "site_id", *key_parts})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._campain_spelling = False
+
+    def vendor_fields(self) -> list[str]:
+        """The docs' table says ``campaign_id``, their example ``campain_id`` (NOTES quirk
+        21): once the API refuses the first, the second is asked instead."""
+        fields = super().vendor_fields()
+        if self._campain_spelling:
+            return ["campain_id" if name == "campaign_id" else name for name in fields]
+        return fields
+
+    def adjust(self, answer: Any, what: str) -> None:
+        refused = refused_field(answer.error or {}, ["campaign_id"])
+        if answer.mnemonic == "unexpected_parameters" and refused == "campaign_id":
+            if not self._campain_spelling:  # requests in flight may repeat the refusal
+                self._campain_spelling = True
+                self.logger.warning("%s: the API does not know field 'campaign_id'; asking "
+                                    "'campain_id' (the docs' example spelling)", self.name)
+            return
+        super().adjust(answer, what)
 
     def sort_fields(self) -> tuple[str, ...]:
         return ("date",)
@@ -222,7 +262,8 @@ class CampaignDailyStatStream(ClientReportStream):
     def normalise(self, row: dict[str, Any], scope: Scope) -> None:
         if "campain_id" in row:  # the doc's example spells it so (NOTES quirk 21)
             campaign_id = row.pop("campain_id")
-            row.setdefault("campaign_id", campaign_id)
+            if row.get("campaign_id") is None:
+                row["campaign_id"] = campaign_id
         day = local_date(row.get("date"))
         row["date_utc"] = (canonical_utc(local_midnight(day, scope.account.timezone))
                            if day else None)

@@ -94,10 +94,37 @@ class SandboxOptions:
     access_log: bool = False
     calltouch_points: int = 0  # successful requests per Calltouch site; 0 = unlimited
     cache_pages: int = 0  # answers kept for repeated GETs (benchmarks); 0 = none
+    #: Readings of what the vendors' documents leave open, switched on per run (QUIRKS;
+    #: docs/fidelity.md lists each with its source).
+    quirks: frozenset[str] = frozenset()
 
     @property
     def world(self) -> World:
         return World(self.seed, self.records, self.first_day, self.days)
+
+
+QUIRKS: dict[str, str] = {
+    "comagic-documented-fields": "Comagic refuses fields its docs do not list, even those "
+                                 "public clients request",
+    "comagic-stat-data": "get.campaign_daily_stat answers result.data with metadata "
+                         "(default: a bare list, as the docs' example)",
+    "comagic-stat-campaign-id": "get.campaign_daily_stat names the field campaign_id, as the "
+                                "docs' table (default: campain_id, as the docs' example)",
+    "comagic-stat-campain-only": "get.campaign_daily_stat refuses campaign_id and knows only "
+                                 "campain_id",
+    "comagic-numeric-record-ids": "call_records ids are numbers (default: strings)",
+    "calltouch-strict-flags": "Calltouch takes only lower-case 'true' as a set flag "
+                              "(default: true and True)",
+}
+
+
+def parse_quirks(spec: str | None) -> frozenset[str]:
+    """``comagic-stat-data,calltouch-strict-flags``: names from QUIRKS."""
+    names = frozenset(filter(None, (part.strip() for part in (spec or "").split(","))))
+    unknown = sorted(names - set(QUIRKS))
+    if unknown:
+        raise ValueError(f"unknown quirk {unknown[0]!r}; known: {', '.join(QUIRKS)}")
+    return names
 
 
 def parse_faults(spec: str | None) -> dict[str, float]:
@@ -421,11 +448,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="daily API points per Calltouch site (one per request); 0 = unlimited")
     parser.add_argument("--cache-pages", type=int, default=0,
                         help="keep this many answers for repeated GETs (benchmarks)")
+    parser.add_argument("--quirks", default="",
+                        help="comma-separated readings of undocumented behaviour: "
+                             + ", ".join(QUIRKS))
     parser.add_argument("--print-config", action="store_true",
                         help="print a tap config for this sandbox and exit")
     args = parser.parse_args(argv)
     try:
         faults = parse_faults(args.faults)
+        quirks = parse_quirks(args.quirks)
     except ValueError as exc:
         parser.error(str(exc))
     options = SandboxOptions(
@@ -433,7 +464,7 @@ def main(argv: list[str] | None = None) -> None:
         records=args.records, faults=faults, timeout_ms=args.timeout_ms,
         accounts=args.accounts, first_day=args.first_day, days=args.days,
         access_log=args.access_log, calltouch_points=args.calltouch_points,
-        cache_pages=args.cache_pages,
+        cache_pages=args.cache_pages, quirks=quirks,
     )
     server = SandboxServer(options)
     if args.print_config:
