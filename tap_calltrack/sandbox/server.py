@@ -94,6 +94,8 @@ class SandboxOptions:
     access_log: bool = False
     calltouch_points: int = 0  # successful requests per Calltouch site; 0 = unlimited
     cache_pages: int = 0  # answers kept for repeated GETs (benchmarks); 0 = none
+    callkeeper_to: str = "inclusive"  # how CallKeeper reads a Y-m-d {to}: the doc is unclear
+    callkeeper_v1_null_times: bool = False  # every tenth v1 row without timeStart (doc example)
 
     @property
     def world(self) -> World:
@@ -393,6 +395,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="daily API points per Calltouch site (one per request); 0 = unlimited")
     parser.add_argument("--cache-pages", type=int, default=0,
                         help="keep this many answers for repeated GETs (benchmarks)")
+    parser.add_argument("--callkeeper-to", choices=("inclusive", "exclusive"),
+                        default="inclusive",
+                        help="whether CallKeeper's Y-m-d {to} includes that day")
+    parser.add_argument("--callkeeper-v1-null-times", action="store_true",
+                        help="every tenth legacy v1 row has timeStart null, as the doc's example")
     parser.add_argument("--print-config", action="store_true",
                         help="print a tap config for this sandbox and exit")
     args = parser.parse_args(argv)
@@ -405,7 +412,8 @@ def main(argv: list[str] | None = None) -> None:
         records=args.records, faults=faults, timeout_ms=args.timeout_ms,
         accounts=args.accounts, first_day=args.first_day, days=args.days,
         access_log=args.access_log, calltouch_points=args.calltouch_points,
-        cache_pages=args.cache_pages,
+        cache_pages=args.cache_pages, callkeeper_to=args.callkeeper_to,
+        callkeeper_v1_null_times=args.callkeeper_v1_null_times,
     )
     server = SandboxServer(options)
     if args.print_config:
