@@ -2,13 +2,16 @@
 in-band errors and end-of-data signals (NOTES.md 3.1, quirks 25-27).
 
 ``GET {api_url}?json/v3/{key}/call/{method}/{page}/{from}/{to}``: pages from 0, 1000 calls
-a page, dates ``Y-m-d`` with ``to`` inclusive. The key is a route segment, so the URL is
-only ever built here, sent as is, and never put into a message.
+a page, dates ``Y-m-d``. Whether ``to`` is inclusive is not settled by the doc, so ``to`` is
+the day after the window's last day and only rows inside the window are kept (see
+:meth:`CallkeeperStream.window_rows`). The key is a route segment, so the URL is only ever
+built here, sent as is, and never put into a message.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +32,13 @@ from tap_calltrack.http import (
 from tap_calltrack.normalize import to_int
 from tap_calltrack.redaction import MASK
 from tap_calltrack.settings import Account
-from tap_calltrack.windows import Window
+from tap_calltrack.windows import Window, parse_local
 
 FORMAT, VERSION, ENTITY = "json", "v3", "call"
 PAGE_SIZE = 1000
 ROUTE_DATE = "%Y-%m-%d"
+CALL_TIME = "%Y-%m-%d %H:%M:%S"  # callTime, in the cabinet's zone (docs/callkeeper.md)
+ONE_DAY = dt.timedelta(days=1)
 # "No rows found": nothing (more) in the range; "Incorrect page is set": the page is past
 # the last one. Both mean the end of the data, not a failure (NOTES.md 3.1, quirk 26).
 END_OF_DATA = frozenset({"No rows found", "Incorrect page is set"})
@@ -144,9 +149,21 @@ def of_pages(inbound: Any) -> int | None:
 
 
 def checked_rows(rows: list[Any]) -> list[dict[str, Any]]:
-    if not all(isinstance(row, dict) and "universalId" in row for row in rows):
-        raise ProtocolError("the answer has rows without universalId (not v3 calls)")
+    """Calls are objects; which names they carry (v3 or v1) the stream sorts out."""
+    if not all(isinstance(row, dict) for row in rows):
+        raise ProtocolError("the answer has rows that are not call objects")
     return rows
+
+
+def call_moment(row: dict[str, Any], account: Account) -> dt.datetime | None:
+    """A row's ``callTime`` in the account's zone; None when it cannot be read."""
+    text = row.get("callTime")
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_local(text, CALL_TIME).replace(tzinfo=account.timezone)
+    except ValueError:
+        return None
 
 
 def decode_answer(response: requests.Response, key: str) -> Answer:
@@ -194,9 +211,16 @@ class CallkeeperStream(WindowedStream):
 
     vendor = "callkeeper"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._timeless: set[tuple[str, str]] = set()  # (account, key) of rows without time
+        self._timeless_lock = threading.Lock()
+
     def fetch_page(self, account: Account, window: Window, token: Any) -> Page:
+        # {to} is the day after the window: read inclusive or exclusive, the answer holds
+        # the window's last day (docs/callkeeper.md, "Windows and {to}").
         url = route_url(self.url_base, route(account, token, window.first_day,
-                                             window.last_day))
+                                             window.last_day + ONE_DAY))
         timeout = self.http.limits.request_timeout
         key = account.secrets["api_key"]
         what = self.describe(account, window, token)
@@ -211,7 +235,37 @@ class CallkeeperStream(WindowedStream):
                                           decode, what)
         if answer.end is not None:
             self.log_end(what, token, answer.end)
-        return Page(response, answer, answer.rows, window)
+        return Page(response, answer, self.window_rows(account, window, answer.rows), window)
+
+    def window_rows(self, account: Account, window: Window, rows: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+        """The calls of ``window``: rows of the extra day (or after the window's end) belong
+        to the next window; a row without a readable time is kept the first time its key
+        is seen in the run (the windows overlap by a day when ``to`` is inclusive)."""
+        kept = []
+        for raw in rows:
+            row = self.as_v3(raw, account)
+            if row is None:
+                continue
+            moment = call_moment(row, account)
+            if moment is None:
+                if not self.first_sight(account, row):
+                    continue
+            elif not window.start <= moment < window.end:
+                continue
+            kept.append(row)
+        return kept
+
+    def first_sight(self, account: Account, row: dict[str, Any]) -> bool:
+        key = (account.label, str(row.get("universalId")))
+        with self._timeless_lock:
+            seen = key in self._timeless
+            self._timeless.add(key)
+        return not seen
+
+    def as_v3(self, row: dict[str, Any], account: Account) -> dict[str, Any] | None:
+        """A row under the v3 names, or None to skip it (see streams.py)."""
+        return row
 
     def log_end(self, what: str, page: int, signal: str) -> None:
         # Pages are documented from 0 and an empty range as "No rows found": this answer to

@@ -8,8 +8,6 @@ it twice.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -420,20 +418,3 @@ class ReportStream(ComagicStream, WindowedStream):
 
 class ClientReportStream(ClientPartitions, ReportStream):
     """A report with a bookmark per direct account or agency client."""
-
-
-class AccountReportStream(ReportStream):
-    """A report with one partition (and bookmark) per configured account, reading every
-    client of an agency in each window (the calls, shared with the fan-out of fanout.py,
-    whose unit is the configured account)."""
-
-    def extraction_scopes(self, account: Account) -> list[Scope]:
-        run = self.tap.run_status
-        return [scope for scope in self.runtime.scopes(account)
-                if run.may_extract(scope.account, self.name)]
-
-    def extraction_range(self, account: Account, context: Mapping[str, Any] | None
-                         ) -> tuple[dt.datetime, dt.datetime]:
-        """Windows in the account's own zone (get.account), not the configured fallback."""
-        local = dataclasses.replace(account, timezone=self.runtime.timezone(account))
-        return super().extraction_range(local, context)

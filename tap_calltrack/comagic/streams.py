@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 from tap_calltrack.base import vendor_schema
 from tap_calltrack.comagic.client import (
-    AccountReportStream,
     ClientReportStream,
     ComagicStream,
     DimensionStream,
@@ -79,12 +78,12 @@ def talk_url(media_url: str, communication_id: Any, record_id: Any) -> str:
     return f"{media_url}/system/media/talk/{'/'.join(ids)}/"
 
 
-class CallsStream(CallSource, AccountReportStream):
+class CallsStream(CallSource, ClientReportStream):
     """Call sessions (the old getCallStats) with links to their mp3 records.
 
     The vendor's call source for the unified ``calls`` stream and the recordings (see
-    fanout.py): so its partition is the configured account, an agency's clients read
-    window by window inside it."""
+    fanout.py): its partitions, each direct account and each agency client, are the
+    fan-out's units, so every participant keeps a bookmark per client too."""
 
     name = "comagic_calls"
     method = "get.calls_report"
@@ -98,6 +97,12 @@ class CallsStream(CallSource, AccountReportStream):
         others = [stream for stream in self.tap.call_participants("comagic")
                   if stream is not self and stream.participates]
         return bool(others) or not self.selected
+
+    def call_accounts(self) -> list[Account]:
+        """Each direct account and each agency client, in its own zone."""
+        runtime = self.runtime
+        return [scope.account for account in self.accounts
+                for scope in runtime.partition_scopes(account)]
 
     def media_url(self, account: Account) -> str:
         return str(account.options.get("media_url") or self.setting("media_url")).rstrip("/")

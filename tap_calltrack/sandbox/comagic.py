@@ -26,11 +26,18 @@ role        behaviour
 direct      permanent token, Europe/Moscow
 login       login/password sessions (1 hour, configurable), Asia/Yekaterinburg,
             no chats component (get.chats_report: method_component_disabled)
-agency      permanent token, Europe/Samara, two clients with their own data
+agency      permanent token, Europe/Samara, two clients with their own data and zones
+            (7001 Asia/Yekaterinburg, 7002 Europe/Samara)
 blocked     its token is blocked (access_token_blocked)
 ip_denied   every call answers ip_not_whitelisted
 big         get.calls_report holds ``big_rows`` (120000) calls on BIG_DAY, cheaply
+zones       permanent token, an agency in Europe/Moscow with three clients in
+            Europe/Kaliningrad, Asia/Yekaterinburg and Asia/Novosibirsk
 ==========  ===============================================================
+
+get.account with a client's ``user_id`` answers the client's own account (app_id =
+its customer_id, its zone); ``account_user_id`` in the options makes it refuse
+``user_id`` (unexpected_parameters) or ignore it (the agency's own account).
 
 Test controls: ``GET /comagic/_sandbox/state`` (calls per method, errors per mnemonic,
 the last params of each method without secrets), ``POST /comagic/_sandbox/options``
@@ -126,7 +133,10 @@ LIST_PARAMS = frozenset({"access_token", "user_id", "limit", "offset", "filter",
 REPORT_PARAMS = LIST_PARAMS | {"date_from", "date_till"}
 
 METHODS: dict[str, Method] = {
-    "get.account": Method(_words("app_id name timezone"), params=frozenset({"access_token"})),
+    # user_id: as the public comagic-data-api-sdk sends it (docs/comagic.md, Agencies);
+    # Controls.account_user_id plays the other readings.
+    "get.account": Method(_words("app_id name timezone"),
+                          params=frozenset({"access_token", "user_id"})),
     "get.customer_users": Method(_words("id login name customer_id"), ("description",),
                                  params=LIST_PARAMS),
     "get.sites": Method(_words("id name domain_name default_phone_number state"), _words(
@@ -284,6 +294,7 @@ class Client:
     customer_id: int
     login: str
     name: str
+    timezone: str  # the client's own account zone (get.account with its user_id)
 
 
 @dataclass(frozen=True)
@@ -312,8 +323,11 @@ def _secret(seed: int, what: str) -> str:
 
 
 def make_accounts(seed: int) -> dict[str, Account]:
-    agency_clients = (Client(7001, 20701, "okna_client_one", "Окна Плюс"),
-                      Client(7002, 20702, "okna_client_two", "Двери и Окна"))
+    agency_clients = (Client(7001, 20701, "okna_client_one", "Окна Плюс", "Asia/Yekaterinburg"),
+                      Client(7002, 20702, "okna_client_two", "Двери и Окна", "Europe/Samara"))
+    zone_clients = (Client(7101, 20711, "west_client", "Окна Запад", "Europe/Kaliningrad"),
+                    Client(7102, 20712, "ural_client", "Окна Урал", "Asia/Yekaterinburg"),
+                    Client(7103, 20713, "siberia_client", "Окна Сибирь", "Asia/Novosibirsk"))
     accounts = [
         Account("direct", 10501, "okna-direct", "Europe/Moscow", token=_secret(seed, "direct")),
         Account("login", 10502, "okna-login", "Asia/Yekaterinburg", login="okna_api",
@@ -325,6 +339,8 @@ def make_accounts(seed: int) -> dict[str, Account]:
         Account("ip_denied", 10505, "okna-ip-denied", "Europe/Moscow",
                 token=_secret(seed, "ip_denied")),
         Account("big", 10506, "okna-big", "Europe/Moscow", token=_secret(seed, "big")),
+        Account("zones", 10507, "okna-zones", "Europe/Moscow", token=_secret(seed, "zones"),
+                clients=zone_clients),
     ]
     return {account.role: account for account in accounts}
 
@@ -362,6 +378,10 @@ class Controls:
     inject: list[dict[str, Any]] = field(default_factory=list)
     #: fields the API "does not know", per method
     unknown_fields: dict[str, list[str]] = field(default_factory=dict)
+    #: get.account with user_id: "accept" (the client's own account, as the public SDK
+    #: expects), "refuse" (unexpected_parameters, as NOTES' parameter list implies) or
+    #: "ignore" (the agency's own account, user_id silently dropped)
+    account_user_id: str = "accept"
 
 
 @dataclass
@@ -817,6 +837,7 @@ REPORTS: dict[str, list[tuple[str, str, str]]] = {
 #: Names a method answers under another name than the one asked (docs/fidelity.md).
 CAMPAIN = {"campaign_id": "campain_id", "campain_id": "campain_id"}
 SECRET_PARAMS = frozenset({"access_token", "password"})
+MAX_WINDOW_LOG = 10_000
 
 
 class ComagicApp:
@@ -838,6 +859,7 @@ class ComagicApp:
             self.issued: list[str] = []  # session tokens, for tests that look for leaks
             self.counts: Counter[str] = Counter()
             self.last_params: dict[str, Any] = {}
+            self.windows: list[dict[str, Any]] = []  # dates of report calls, for tests
 
     # --- sandbox protocol --------------------------------------------------------------
 
@@ -912,6 +934,9 @@ class ComagicApp:
         if spec is None:
             raise RpcError("method_not_found", "method", method)
         unexpected = sorted(set(params) - spec.params)
+        if method == "get.account" and "user_id" in params and \
+                self.controls.account_user_id == "refuse":
+            unexpected = ["user_id"]
         if unexpected:
             raise RpcError("unexpected_parameters", unexpected[0], params[unexpected[0]])
         account = self.authenticate(params.get("access_token"), client)
@@ -1103,6 +1128,10 @@ class ComagicApp:
     def listing(self, method: str, scope: Scope) -> list[dict[str, Any]]:
         account = scope.account
         if method == "get.account":
+            client = scope.client
+            if client is not None and self.controls.account_user_id == "accept":
+                return [{"app_id": client.customer_id, "name": client.name,
+                         "timezone": client.timezone}]
             return [{"app_id": account.app_id, "name": account.name,
                      "timezone": account.timezone}]
         if method == "get.customer_users":
@@ -1208,8 +1237,13 @@ class ComagicApp:
 
     def remember(self, method: str, params: dict[str, Any]) -> None:
         with self.lock:
-            self.last_params[method] = {k: v for k, v in params.items()
-                                        if k not in SECRET_PARAMS}
+            kept = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
+            self.last_params[method] = kept
+            if "date_from" in params and len(self.windows) < MAX_WINDOW_LOG:
+                self.windows.append({"method": method, "user_id": params.get("user_id"),
+                                     "date_from": params.get("date_from"),
+                                     "date_till": params.get("date_till"),
+                                     "offset": params.get("offset")})
 
     def control(self, request: SandboxRequest) -> SandboxResponse:
         path = request.path.rstrip("/")
@@ -1220,6 +1254,7 @@ class ComagicApp:
             with self.lock:
                 return SandboxResponse.json({
                     "counts": dict(self.counts), "last_params": self.last_params,
+                    "windows": self.windows,
                     "controls": asdict(self.controls), "sessions": len(self.sessions),
                     "issued_tokens": self.issued})
         if path == "/_sandbox/reset" and request.method == "POST":

@@ -97,6 +97,8 @@ class SandboxOptions:
     #: Readings of what the vendors' documents leave open, switched on per run (QUIRKS;
     #: docs/fidelity.md lists each with its source).
     quirks: frozenset[str] = frozenset()
+    callkeeper_to: str = "inclusive"  # how CallKeeper reads a Y-m-d {to}: the doc is unclear
+    callkeeper_v1_null_times: bool = False  # every tenth v1 row without timeStart (doc example)
 
     @property
     def world(self) -> World:
@@ -451,6 +453,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quirks", default="",
                         help="comma-separated readings of undocumented behaviour: "
                              + ", ".join(QUIRKS))
+    parser.add_argument("--callkeeper-to", choices=("inclusive", "exclusive"),
+                        default="inclusive",
+                        help="whether CallKeeper's Y-m-d {to} includes that day")
+    parser.add_argument("--callkeeper-v1-null-times", action="store_true",
+                        help="every tenth legacy v1 row has timeStart null, as the doc's example")
     parser.add_argument("--print-config", action="store_true",
                         help="print a tap config for this sandbox and exit")
     args = parser.parse_args(argv)
@@ -465,6 +472,8 @@ def main(argv: list[str] | None = None) -> None:
         accounts=args.accounts, first_day=args.first_day, days=args.days,
         access_log=args.access_log, calltouch_points=args.calltouch_points,
         cache_pages=args.cache_pages, quirks=quirks,
+        callkeeper_to=args.callkeeper_to,
+        callkeeper_v1_null_times=args.callkeeper_v1_null_times,
     )
     server = SandboxServer(options)
     if args.print_config:

@@ -134,10 +134,15 @@ def test_a_refusal_without_a_body_falls_back_to_the_status():
         decode_answer(response(b"Forbidden", 403, "text/plain"), KEY)
 
 
-@pytest.mark.parametrize("body", [{"status": "ok"}, [{"callId": 1}], ["17"], 17])
+@pytest.mark.parametrize("body", [{"status": "ok"}, ["17"], 17])
 def test_an_unknown_shape_is_a_retryable_protocol_error(body):
-    with pytest.raises(ProtocolError, match=r"universalId|envelope"):
+    with pytest.raises(ProtocolError, match=r"call objects|envelope"):
         decode_answer(response(body), KEY)
+
+
+def test_v1_rows_are_left_to_the_stream():
+    """Rows without universalId (the v1 names) no longer stop the run (streams.py maps them)."""
+    assert decode_answer(response([{"callId": 1}]), KEY).rows == [{"callId": 1}]
 
 
 # --- paging ------------------------------------------------------------------------------
@@ -198,7 +203,8 @@ def test_the_route_goes_on_the_wire_byte_for_byte(tap, app, monkeypatch, expect)
     role = stream.accounts[1]
     page = stream.fetch_page(role, window(day(0), day(6)), 0)
     key = app.by_slug["role-1"].key
-    assert seen == [f"json/v3/{key}/call/getByRole/0/{day(0)}/{day(6)}"]
+    # {to} one day further: the window's last day is in the answer under either reading
+    assert seen == [f"json/v3/{key}/call/getByRole/0/{day(0)}/{day(7)}"]
     assert len(page.records) == expect.count("role-1", day(0), day(6))
 
 
