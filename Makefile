@@ -11,13 +11,14 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 # Plugins start 3x faster with bytecode (these machines set PYTHONDONTWRITEBYTECODE).
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench clean postgres
 
 demo: install $(MELTANO_VENV)/.plugins
 	$(BIN)/python scripts/demo.py --meltano $(MELTANO)
 
-test: install $(MELTANO_VENV)/.plugins lint
-	CALLTRACK_MELTANO=$(MELTANO) CALLTRACK_REQUIRE_MELTANO=1 $(BIN)/python -m pytest -q
+test: install $(MELTANO_VENV)/.plugins lint postgres
+	CALLTRACK_MELTANO=$(MELTANO) CALLTRACK_REQUIRE_MELTANO=1 CALLTRACK_REQUIRE_POSTGRES=1 \
+	  $(BIN)/python -m pytest -q
 
 install: $(VENV)/.installed
 
@@ -33,10 +34,24 @@ $(MELTANO):
 	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano==$(MELTANO_VERSION)"
 
 # Meltano's own plugin venvs (.meltano/): the tap and the Excel target from this folder,
-# target-jsonl from PyPI.
+# target-jsonl and target-postgres from PyPI.
 $(MELTANO_VENV)/.plugins: $(MELTANO) meltano.yml pyproject.toml
 	$(MELTANO) install
 	touch $@
+
+# PostgreSQL server binaries for tests/test_warehouse.py, which starts its own throwaway
+# server (tests/postgres.py). Debian images usually have them; as root we install the Debian
+# package when they are missing, otherwise we say what to install.
+postgres:
+	@if [ -n "$$CALLTRACK_PG_BIN" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; \
+	else \
+	  echo "PostgreSQL server binaries missing: install the 'postgresql' package" \
+	    "(apt-get install postgresql) or set CALLTRACK_PG_BIN to a folder with initdb and pg_ctl" >&2; \
+	  exit 1; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

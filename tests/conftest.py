@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from postgres import PostgresServer, server_bin
 from support import SandboxProcess
 
 
@@ -29,3 +31,16 @@ def sandbox() -> Iterator[SandboxProcess]:
     process = SandboxProcess()
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server on 127.0.0.1 (tests/postgres.py), one per test session."""
+    bin_dir = server_bin()
+    if bin_dir is None:
+        if os.environ.get("CALLTRACK_REQUIRE_POSTGRES"):
+            raise RuntimeError("PostgreSQL server binaries are missing (make postgres)")
+        pytest.skip("PostgreSQL server binaries not found (run `make test`)")
+    server = PostgresServer(bin_dir)
+    yield server
+    server.stop()
