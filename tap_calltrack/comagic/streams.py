@@ -12,7 +12,7 @@ from tap_calltrack.comagic.client import (
     ComagicStream,
     DimensionStream,
     Task,
-    refused_field,
+    refused_fields,
 )
 from tap_calltrack.comagic.runtime import CUSTOMER_USER_FIELDS, Scope
 from tap_calltrack.fanout import CallSource
@@ -238,15 +238,15 @@ class CampaignDailyStatStream(ClientReportStream):
             return ["campain_id" if name == "campaign_id" else name for name in fields]
         return fields
 
-    def adjust(self, answer: Any, what: str) -> None:
-        refused = refused_field(answer.error or {}, ["campaign_id"])
-        if answer.mnemonic == "unexpected_parameters" and refused == "campaign_id":
+    def adjust(self, answer: Any, sent: Mapping[str, Any], what: str) -> None:
+        refused = refused_fields(answer.error or {}, list(sent.get("fields") or []))
+        if answer.mnemonic == "unexpected_parameters" and "campaign_id" in refused:
             if not self._campain_spelling:  # requests in flight may repeat the refusal
                 self._campain_spelling = True
                 self.logger.warning("%s: the API does not know field 'campaign_id'; asking "
                                     "'campain_id' (the docs' example spelling)", self.name)
             return
-        super().adjust(answer, what)
+        super().adjust(answer, sent, what)
 
     def sort_fields(self) -> tuple[str, ...]:
         return ("date",)
