@@ -3,7 +3,7 @@
 The tap's config schema (tap-calltrack --about) is the source of truth; a vendor section
 becomes dotted settings (``calltouch.api_url``) and any setting holding a secret is
 ``sensitive``. tests/test_meltano.py fails when meltano.yml drifts from the schema.
-Usage: python scripts/meltano_settings.py
+Usage: python scripts/meltano_settings.py [--write]   (--write: into meltano.yml in place)
 """
 
 from __future__ import annotations
@@ -51,5 +51,24 @@ def settings() -> list[dict[str, Any]]:
     return entries
 
 
+def settings_yaml() -> str:
+    return yaml.safe_dump(settings(), allow_unicode=True, sort_keys=False, width=96)
+
+
+def write_meltano_yml(path: Path) -> None:
+    """Replace the tap-calltrack extractor's ``settings:`` list, keep everything else."""
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line == "  - name: tap-calltrack\n")
+    first = next(i for i in range(start, len(lines)) if lines[i] == "    settings:\n") + 1
+    last = next(i for i in range(first, len(lines))
+                if not lines[i].startswith(("    - ", "      ")))
+    block = "".join(f"    {line}" if line.strip() else line
+                    for line in settings_yaml().splitlines(keepends=True))
+    path.write_text("".join(lines[:first]) + block + "".join(lines[last:]))
+
+
 if __name__ == "__main__":
-    print(yaml.safe_dump(settings(), allow_unicode=True, sort_keys=False, width=100))
+    if "--write" in sys.argv:
+        write_meltano_yml(Path(__file__).resolve().parent.parent / "meltano.yml")
+    else:
+        print(settings_yaml())

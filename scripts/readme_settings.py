@@ -3,7 +3,7 @@
 The SDK's markdown (`--about --format=markdown`) lists dotted settings; this adds the
 fields of each account entry (`calltouch.sites[].api_token`, ...) and a column for
 secrets. tests/test_readme.py fails when the README's table is not this output.
-Usage: python scripts/readme_settings.py
+Usage: python scripts/readme_settings.py [--write]   (--write: into README.md in place)
 """
 
 from __future__ import annotations
@@ -60,5 +60,16 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def write_readme(readme: Path) -> None:
+    text = readme.read_text()
+    start, end = "<!-- settings:start -->\n", "\n<!-- settings:end -->"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    readme.write_text(f"{head}{start}{table()}{end}{tail}")
+
+
 if __name__ == "__main__":
-    print(table())
+    if "--write" in sys.argv:
+        write_readme(Path(__file__).resolve().parent.parent / "README.md")
+    else:
+        print(table())

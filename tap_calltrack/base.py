@@ -16,14 +16,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk.exceptions import SyncLifecycleSignal
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_calltrack import schema_files
-from tap_calltrack.http import AuthError, QuotaExhausted, StreamUnavailable, VendorHttp
+from tap_calltrack.http import (
+    AuthError,
+    FatalError,
+    LimitExceeded,
+    QuotaExhausted,
+    StreamUnavailable,
+    VendorHttp,
+)
 from tap_calltrack.messages import nothing_deselected, record_messages
 from tap_calltrack.prefetch import OrderedPrefetcher
-from tap_calltrack.settings import Account, lookback_days, parse_instant
+from tap_calltrack.settings import Account, ConfigError, lookback_days, parse_instant
 from tap_calltrack.windows import (
     Window,
     as_local,
@@ -36,6 +44,12 @@ if TYPE_CHECKING:
     from tap_calltrack.tap import TapCalltrack
 
 PROGRESS_EVERY_S = 5.0
+#: Pages one window may take (Calltouch, CallKeeper: 1,000 rows a page). A vendor whose
+#: pages never end, or whose total says more, fails the stream for the account instead.
+MAX_PAGES_PER_WINDOW = 1000
+#: What a vendor answer can make our own code raise when its shape is not the documented
+#: one (a string where a number was promised...): a failure of the stream, not a crash.
+DATA_ERRORS = (ValueError, TypeError, KeyError, AttributeError, ArithmeticError)
 
 
 def vendor_schema(vendor: str, key: str) -> StreamSchema:
@@ -57,23 +71,41 @@ class PaginatorWalk:
     """A :class:`~tap_calltrack.prefetch.PageWalk` over an SDK paginator.
 
     ``remaining`` tells, from the first page, every other page's token when the vendor
-    reports a total; otherwise the paginator walks page by page.
+    reports a total; otherwise the paginator walks page by page. Either way a window
+    takes at most :data:`MAX_PAGES_PER_WINDOW` pages, and a planned page that comes back
+    empty ends the window (a total that lies does not keep the tap asking).
     """
 
+    stop_on_empty = True
+
     def __init__(self, paginator: BaseAPIPaginator,
-                 remaining: Callable[[Page], list[Any] | None] = lambda page: None) -> None:
+                 remaining: Callable[[Page], range | None] = lambda page: None,
+                 max_pages: int = MAX_PAGES_PER_WINDOW) -> None:
         self.paginator = paginator
         self._remaining = remaining
+        self._max_pages = max_pages
+        self._pages = 1
 
     def first(self) -> Any:
         return self.paginator.current_value
 
-    def remaining(self, first_page: Page) -> list[Any] | None:
-        return self._remaining(first_page)
+    def remaining(self, first_page: Page) -> range | None:
+        tokens = self._remaining(first_page)
+        if tokens is not None and len(tokens) + 1 > self._max_pages:
+            raise LimitExceeded(f"the vendor reports {len(tokens) + 1} pages in the window, "
+                                f"more than the {self._max_pages} a window may take "
+                                "(use smaller windows)")
+        return tokens
 
     def following(self, token: Any, page: Page) -> Any | None:
         self.paginator.advance(page.response)
-        return None if self.paginator.finished else self.paginator.current_value
+        if self.paginator.finished:
+            return None
+        self._pages += 1
+        if self._pages > self._max_pages:
+            raise LimitExceeded(f"the window's pages are still full after {self._max_pages} "
+                                "pages, the most a window may take (use smaller windows)")
+        return self.paginator.current_value
 
 
 class SinglePageWalk:
@@ -202,11 +234,21 @@ class CalltrackStream(RESTStream[Any]):
             text += f" page {page}"
         return text
 
+    def failure_unit(self, account: Account) -> str:
+        """The stream a failure of this stream is reported (and remembered) under."""
+        return self.name
+
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
+        """Records of one account. A failure stops this stream for this account only
+        (one line; its bookmark stays at its last complete window); a refused account
+        stops the account, a spent quota the vendor. Other streams and accounts go on."""
+        if not self.accounts:  # none selected (only_accounts, shard): the SDK asks with {}
+            return
         account = self.account_for(context)
         run = self.tap.run_status
         group = self.skip_group or self.name
-        if not run.may_extract(account, group):
+        if not run.may_extract(account, group) or \
+                not run.may_extract(account, self.failure_unit(account)):
             return
         try:
             yield from self.records_for(account, context)
@@ -216,6 +258,24 @@ class CalltrackStream(RESTStream[Any]):
             run.skip_stream(account, group, exc)
         except QuotaExhausted as exc:
             run.exhaust_vendor(account.vendor, exc)  # the unified stream has no vendor
+        except (ConfigError, SyncLifecycleSignal):
+            raise  # a bad config stops the run; the SDK's own aborts are its business
+        except FatalError as exc:
+            self.fail(account, exc, str(exc))
+        except DATA_ERRORS as exc:
+            self.logger.debug("%s: unexpected answer", self.describe(account), exc_info=True)
+            self.fail(account, exc, f"an answer of an unexpected shape "
+                                    f"({type(exc).__name__}: {exc})")
+
+    def fail(self, account: Account, exc: Exception, cause: str) -> None:
+        """Report a failure of this stream for ``account`` (once, with where it happened)."""
+        unit = self.failure_unit(account)
+        if not getattr(exc, "located", False):
+            window = getattr(exc, "window", None)
+            window = getattr(window, "window", window)  # a task of a window (Comagic)
+            where = f"{account.vendor} {unit} [{account.label}]"
+            cause = f"{where} window {window}: {cause}" if window else f"{where}: {cause}"
+        self.tap.run_status.fail_stream(account, unit, cause)
 
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:

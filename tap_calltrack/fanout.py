@@ -7,6 +7,10 @@ bookmark among the selected participants), emits its own rows and, for the other
 selected participants, writes their rows too ("ride-along"), and advances every
 participant's bookmark at each complete window. The others then find the account done
 and fetch nothing: no page of calls is fetched twice in a run.
+
+The fan-out's unit, "an account" below, is what the call source partitions on
+(:meth:`CallSource.call_accounts`): a configured account, or for Comagic each agency
+client in its own zone. Every participant has one partition per unit.
 """
 
 from __future__ import annotations
@@ -36,6 +40,45 @@ class CallParticipant(WindowedStream):
     def window_days(self, account: Account) -> int:
         """The calls windows: every participant walks the same ones."""
         return self.tap.call_source(account.vendor).window_days(account)
+
+    def failure_unit(self, account: Account) -> str:
+        """A failed fetch of calls is the vendor calls stream's failure, whichever
+        participant drove it: reported once, and no participant's bookmark moves."""
+        return self.tap.call_source(account.vendor).name
+
+    def call_accounts(self) -> list[Account]:
+        """The fan-out's units of this stream's vendor: one partition each."""
+        return self.tap.call_source(self.vendor).call_accounts()
+
+    @property
+    def partitions(self) -> list[dict[str, Any]] | None:
+        return [self.context_for(account) for account in self.call_accounts()]
+
+    def account_for(self, context: Mapping[str, Any] | None) -> Account:
+        wanted = dict(context or {})
+        for account in self.call_accounts():
+            if self.context_for(account) == wanted:
+                return account
+        raise LookupError(f"{self.name}: no account matches {context}")
+
+    def inherit_bookmark(self, account: Account) -> None:
+        """A Comagic agency client's partition, new and without a bookmark, starts from the
+        bookmark of the agency's old per-account partition (before clients had their
+        own), so existing state resumes instead of re-reading from start_date."""
+        agency = account.options.get("agency")
+        if not isinstance(agency, Account):
+            return
+        state = self.get_context_state(self.context_for(account))
+        if state.get("replication_key_value"):
+            return
+        old = partition_state(self, self.context_for(agency))
+        if old and old.get("replication_key") == self.replication_key and \
+                old.get("replication_key_value"):
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = old["replication_key_value"]
+            self.logger.info("%s [%s]: no bookmark of its own; resuming from the bookmark "
+                             "of '%s' (%s)", self.name, account.label, agency.label,
+                             old["replication_key_value"])
 
     def context_for(self, account: Account) -> dict[str, Any]:
         """This stream's partition context for a vendor account."""
@@ -67,6 +110,9 @@ class CallSource(CallParticipant):
 
     window_days = WindowedStream.window_days  # its own setting, not a delegation to itself
 
+    def call_accounts(self) -> list[Account]:
+        return self.accounts
+
     def rows_from_calls(self, calls: list[dict[str, Any]], account: Account
                         ) -> list[dict[str, Any]]:
         return calls
@@ -86,6 +132,8 @@ def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]
     if driver not in participants:
         participants.append(driver)
     source_context = source.context_for(account)
+    for participant in participants:
+        participant.inherit_bookmark(account)
     starts = {p: p.extraction_range(account, p.context_for(account))[0] for p in participants}
     end = source.extraction_range(account, source_context)[1]
     windows = day_windows(min(starts.values()), end, source.window_days(account))
@@ -111,3 +159,14 @@ def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]
                 if window.end > starts[participant]:
                     participant.advance_bookmark(participant.context_for(account), window)
     progress.report()
+
+
+def partition_state(stream: WindowedStream, context: Mapping[str, Any]
+                    ) -> Mapping[str, Any] | None:
+    """The stored state of one partition, if any, without creating it (the SDK's
+    get_context_state would add an empty one to the STATE)."""
+    bookmarks = stream.tap_state.get("bookmarks", {}).get(stream.name, {})
+    for partition in bookmarks.get("partitions", []):
+        if partition.get("context") == dict(context):
+            return partition
+    return None

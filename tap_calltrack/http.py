@@ -32,7 +32,10 @@ T = TypeVar("T")
 LOGGER = logging.getLogger("tap_calltrack.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_SINGLE_WAIT_S = 600.0
+# A JSON answer larger than this is refused, not buffered: the largest documented pages
+# (Comagic 10,000 rows, Calltouch 1,000 enriched calls) are tens of megabytes.
+MAX_JSON_BYTES = 256 * 1024 * 1024
+BODY_CHUNK = 1024 * 1024
 # Requests are spaced evenly, 4% wider than the ceiling allows: a vendor counting arrivals
 # in any one-second window then never sees one request too many, even when a request
 # reaches it up to ~40 ms late (bursts of N at once would leave no such margin).
@@ -48,8 +51,15 @@ class RetryableError(RetriableAPIError):
         self.retry_after = retry_after
 
 
+class ProtocolError(RetryableError):
+    """An answer that is not of the shape the endpoint documents: retried, then a failure."""
+
+
 class FatalError(FatalAPIError):
     """A failure another try will not fix."""
+
+    #: Whether the message already names vendor, stream, account and window.
+    located = False
 
 
 class AuthError(FatalError):
@@ -66,6 +76,23 @@ class QuotaExhausted(FatalError):
 
 class ExtractionError(FatalError):
     """Retries ran out; the message names vendor, stream, account and window."""
+
+
+class RedirectRefused(FatalError):
+    """An API call was answered with a redirect: never followed (it would carry a secret)."""
+
+
+class LimitExceeded(FatalError):
+    """Something the vendor controls went past a bound (body size, pages, a wait)."""
+
+
+def located(error: FatalError, what: str) -> FatalError:
+    """``error`` again, its message prefixed with ``what`` (vendor, stream, account...)."""
+    if error.located:
+        return error
+    named = type(error)(f"{what}: {error}")
+    named.located = True
+    return named
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -91,6 +118,9 @@ def status_error(response: requests.Response) -> Exception | None:
     if status in RETRY_STATUSES:
         return RetryableError(reason, retry_after=retry_after_seconds(
             response.headers.get("Retry-After")))
+    if 300 <= status < 400:
+        return RedirectRefused(f"{reason}: the API answered with a redirect, which is not "
+                               "followed (the request carries the account's credentials)")
     if status in (401, 403):
         return AuthError(f"{reason}: the token was refused or has no rights")
     if status >= 400:
@@ -112,6 +142,59 @@ def decode_json(response: requests.Response) -> Any:
         raise RetryableError(f"the answer is not valid JSON ({len(body)} bytes)") from None
 
 
+def read_capped(response: requests.Response, cap: int) -> None:
+    """Read a streamed body into ``response.content``, refusing more than ``cap`` bytes."""
+    announced = response.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > cap:
+        response.close()
+        raise LimitExceeded(f"the answer announces {int(announced)} bytes, more than the "
+                            f"{cap} bytes accepted")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(BODY_CHUNK):
+        size += len(chunk)
+        if size > cap:
+            response.close()
+            raise LimitExceeded(f"the answer is more than the {cap} bytes accepted")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)  # what response.content then returns
+    response._content_consumed = True
+
+
+class ApiSession(requests.Session):
+    """A session that never follows a redirect (every API call carries a credential: a
+    token in the query or route, or in the POSTed body) and reads bodies with a size cap.
+
+    Calls asking for ``stream=True`` (recording downloads) get the body unread.
+    """
+
+    max_body_bytes = MAX_JSON_BYTES
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        kwargs["allow_redirects"] = False
+        buffered = not kwargs.get("stream")
+        kwargs["stream"] = True
+        response = super().send(request, **kwargs)
+        if buffered:
+            read_capped(response, self.max_body_bytes)
+        return response
+
+
+def classify_last(decode: Callable[[requests.Response], Any],
+                  answers: list[requests.Response]) -> FatalError | None:
+    """What the vendor's body says of the last 429/5xx, when it names a failure that is not
+    a retryable one (e.g. a spent daily quota); None otherwise."""
+    if not answers:
+        return None
+    try:
+        decode(answers[0])
+    except RetryableError:
+        return None
+    except FatalError as exc:
+        return exc
+    return None
+
+
 def limiter_rate(requests_per_second: float) -> Rate:
     """One request per interval: an even pace just under the per-second ceiling."""
     return Rate(1, max(1, round(1000 * PACING_MARGIN / requests_per_second)))
@@ -123,7 +206,7 @@ class VendorHttp:
     def __init__(self, vendor: str, limits: VendorLimits, user_agent: str) -> None:
         self.vendor = vendor
         self.limits = limits
-        self.session = requests.Session()
+        self.session = ApiSession()
         adapter = HTTPAdapter(pool_maxsize=limits.max_concurrent_requests + 2)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -139,7 +222,9 @@ class VendorHttp:
     # --- pacing -------------------------------------------------------------------------
 
     def hold(self, seconds: float, reason: str) -> None:
-        """Make every request of this vendor wait ``seconds`` (a quota about to run out)."""
+        """Make every request of this vendor wait ``seconds`` (a quota about to run out).
+        A wait longer than ``max_wait_seconds`` is refused: it fails the request instead."""
+        self.check_wait(seconds, reason)
         with self._lock:
             until = time.monotonic() + seconds
             if until > self._hold_until:
@@ -156,6 +241,12 @@ class VendorHttp:
         with self._pace_gate:
             self._limiter.try_acquire(self.vendor)
 
+    def check_wait(self, seconds: float, reason: str) -> None:
+        cap = self.limits.max_wait_seconds
+        if seconds > cap:
+            raise LimitExceeded(f"the vendor asks to wait {seconds:.0f} s ({reason}), more than "
+                                f"max_wait_seconds ({cap:.0f} s)")
+
     # --- requests -----------------------------------------------------------------------
 
     def _wait_times(self) -> Generator[float, BaseException, None]:
@@ -166,7 +257,7 @@ class VendorHttp:
             attempt += 1
             told = getattr(error, "retry_after", None)
             if told is not None:
-                delay = min(told, MAX_SINGLE_WAIT_S)
+                delay = told  # checked against max_wait_seconds when the answer came
             else:
                 delay = min(60.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
             error = yield delay
@@ -177,14 +268,24 @@ class VendorHttp:
         decode: Callable[[requests.Response], T],
         what: str,
     ) -> T:
-        """Send (paced) and decode, retrying what :class:`RetryableError` marks retryable."""
+        """Send (paced) and decode, retrying what :class:`RetryableError` marks retryable.
+
+        429 and 5xx are retried whatever the body says; when the tries run out, the vendor's
+        ``decode`` reads the last such answer and may name a more precise failure (a spent
+        quota, a refused token); otherwise the failure is an :class:`ExtractionError`.
+        """
+        last_retry_answer: list[requests.Response] = []
 
         def attempt() -> T:
             self._pace()
             self._count("requests")
+            last_retry_answer.clear()
             try:
                 response = send(self.session)
                 self._count(f"status_{response.status_code}")
+                if response.status_code in RETRY_STATUSES:
+                    last_retry_answer.append(response)
+                    raise self.retry_status_error(response)
                 return decode(response)  # a streamed body can still break while decoding
             except requests.exceptions.Timeout:
                 raise RetryableError("the vendor did not answer in time") from None
@@ -205,10 +306,23 @@ class VendorHttp:
         try:
             return retrying()
         except RetryableError as exc:
-            raise ExtractionError(
-                f"{what}: gave up after {self.limits.max_tries} tries: {exc}") from None
+            precise = classify_last(decode, last_retry_answer)
+            if precise is not None:
+                raise located(precise, what) from None
+            error = ExtractionError(
+                f"{what}: gave up after {self.limits.max_tries} tries: {exc}")
+            error.located = True
+            raise error from None
         except FatalError as exc:
-            raise type(exc)(f"{what}: {exc}") from None
+            raise located(exc, what) from None
+
+    def retry_status_error(self, response: requests.Response) -> Exception:
+        """429/5xx: retryable whatever the body (JSON, JSON with an error, HTML or empty)."""
+        error = status_error(response)
+        assert isinstance(error, RetryableError)
+        if error.retry_after is not None:
+            self.check_wait(error.retry_after, f"Retry-After of an HTTP {response.status_code}")
+        return error
 
     def get_json(self, url: str, params: dict[str, Any] | None, what: str,
                  decode: Callable[[requests.Response], T] = decode_json) -> T:

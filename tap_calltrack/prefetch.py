@@ -6,6 +6,11 @@ of a window often tells how many pages there are (Calltouch ``pageTotal``, Comag
 one by one, while later windows' first pages are fetched ahead. Either way the consumer
 sees pages strictly in (window, page) order, so records are emitted deterministically and
 a window is known to be complete when its last page has been consumed.
+
+Planned pages are taken from the walk's plan lazily, as request slots free up (a vendor
+reporting a billion pages costs nothing until they are asked for), and a planned page
+that comes back empty ends its window's plan when the walk says so (``stop_on_empty``).
+An error met while fetching a window carries that window (``error.window``).
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ class PageWalk(Protocol[P]):
     def first(self) -> Any:
         """The token of the first page."""
 
-    def remaining(self, first_page: P) -> list[Any] | None:
-        """Every other page's token when the first page tells the total, else None."""
+    def remaining(self, first_page: P) -> Iterable[Any] | None:
+        """Every other page's token (lazily) when the first page tells the total, else None."""
 
     def following(self, token: Any, page: P) -> Any | None:
         """The token after ``token`` when walking page by page; None at the end."""
@@ -40,6 +45,7 @@ class _Slot(Generic[W, P]):
     token: Any
     is_first: bool
     planned: bool = False  # the page belongs to a known-total plan: no walking on
+    plan: Iterator[Any] | None = field(default=None, repr=False)  # tokens not yet queued
     future: Future[P] | None = field(default=None, repr=False)
 
 
@@ -69,8 +75,13 @@ class OrderedPrefetcher(Generic[W, P]):
                     return
                 slot = slots.popleft()
                 assert slot.future is not None
-                page = slot.future.result()
-                self._plan_next(slot, page, slots)
+                try:
+                    page = slot.future.result()
+                    self._plan_next(slot, page, slots)
+                except Exception as exc:
+                    if getattr(exc, "window", None) is None:
+                        exc.window = slot.window  # type: ignore[attr-defined]
+                    raise
                 complete = not slots or slots[0].window is not slot.window
                 yield slot.window, page, complete
         finally:
@@ -97,17 +108,44 @@ class OrderedPrefetcher(Generic[W, P]):
             slots.append(slot)
             in_flight += 1
 
-    @staticmethod
-    def _plan_next(slot: _Slot[W, P], page: P, slots: deque[_Slot[W, P]]) -> None:
+    def _plan_next(self, slot: _Slot[W, P], page: P, slots: deque[_Slot[W, P]]) -> None:
         """Queue the window's next page(s) right after the page just consumed."""
         if slot.is_first:
             tokens = slot.walk.remaining(page)
             if tokens is not None:
-                for token in reversed(tokens):
-                    slots.appendleft(_Slot(slot.window, slot.walk, token, False, planned=True))
+                self._top_up(slot, iter(tokens), slots)
                 return
         if slot.planned:
+            if not getattr(page, "records", True) and getattr(slot.walk, "stop_on_empty", False):
+                self._drop_plan(slot, slots)
+            elif slot.plan is not None:
+                self._top_up(slot, slot.plan, slots)
             return
         token = slot.walk.following(slot.token, page)
         if token is not None:
             slots.appendleft(_Slot(slot.window, slot.walk, token, is_first=False))
+
+    def _top_up(self, slot: _Slot[W, P], plan: Iterator[Any], slots: deque[_Slot[W, P]]
+                ) -> None:
+        """Queue planned pages of ``slot``'s window until ``ahead`` of them are queued."""
+        queued = 0
+        while queued < len(slots) and slots[queued].window is slot.window:
+            queued += 1
+        while queued < self._ahead:
+            token = next(plan, _END)
+            if token is _END:
+                return
+            slots.insert(queued, _Slot(slot.window, slot.walk, token, False, planned=True,
+                                       plan=plan))
+            queued += 1
+
+    @staticmethod
+    def _drop_plan(slot: _Slot[W, P], slots: deque[_Slot[W, P]]) -> None:
+        """An empty planned page: the window has no more rows, whatever its total said."""
+        while slots and slots[0].window is slot.window:
+            dropped = slots.popleft()
+            if dropped.future is not None:
+                dropped.future.cancel()
+
+
+_END = object()

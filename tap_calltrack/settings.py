@@ -18,11 +18,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 
+from tap_calltrack.windows import as_local
+
 DEFAULT_TIMEZONE = "Europe/Moscow"
 DEFAULT_LOOKBACK_DAYS = 1
 DEFAULT_MAX_TRIES = 6
 DEFAULT_REQUEST_TIMEOUT = 120
+DEFAULT_MAX_WAIT_SECONDS = 600
+DEFAULT_MAX_RECORDING_MB = 500
 SECRET_KEYS = ("api_token", "access_token", "password", "api_key")
+# Dates outside these years are a typo, and near year 1 or 9999 they overflow the
+# calendar once a zone or a window is added to them.
+FIRST_YEAR, LAST_YEAR = 1970, 2100
+MAX_LOOKBACK_DAYS = 3650
+MAX_TRIES_LIMIT = 100
+MAX_REQUEST_TIMEOUT = 3600
 
 
 class ConfigError(ValueError):
@@ -56,6 +66,7 @@ class VendorLimits:
     max_concurrent_requests: int
     max_tries: int
     request_timeout: float
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS
 
 
 def fingerprint(secret: str) -> str:
@@ -125,6 +136,13 @@ COMMON_PROPERTIES = [
         "Unset: no downloads.",
     ),
     th.Property(
+        "max_recording_mb",
+        th.NumberType,
+        default=DEFAULT_MAX_RECORDING_MB,
+        description="Largest recording to download, in MiB; a larger one is skipped with a "
+        "warning.",
+    ),
+    th.Property(
         "max_tries",
         th.IntegerType,
         default=DEFAULT_MAX_TRIES,
@@ -137,6 +155,13 @@ COMMON_PROPERTIES = [
         default=DEFAULT_REQUEST_TIMEOUT,
         description="Seconds to wait for a vendor answer before retrying.",
     ),
+    th.Property(
+        "max_wait_seconds",
+        th.NumberType,
+        default=DEFAULT_MAX_WAIT_SECONDS,
+        description="Longest pause a vendor may ask for (Retry-After, Comagic minute_reset); "
+        "a longer one fails that stream for that account instead of sleeping.",
+    ),
 ]
 
 
@@ -148,12 +173,15 @@ def parse_instant(value: Any, setting: str) -> dt.date | dt.datetime:
         raise ConfigError(setting, "must be an ISO-8601 date or date-time string")
     text = value.strip()
     try:
-        if len(text) == 10:
-            return dt.date.fromisoformat(text)
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment: dt.date | dt.datetime = (
+            dt.date.fromisoformat(text) if len(text) == 10
+            else dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         raise ConfigError(setting, "is not an ISO-8601 date or date-time "
                                    "(e.g. 2024-01-31 or 2024-01-31T08:00:00+03:00)") from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ConfigError(setting, f"must lie between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return moment
 
 
 def parse_timezone(value: Any, setting: str) -> ZoneInfo:
@@ -180,17 +208,22 @@ def optional_text(section: Mapping[str, Any], key: str, setting: str) -> str | N
     return require_text(section, key, setting)
 
 
-def check_int(value: Any, setting: str, *, minimum: int) -> int:
+def check_int(value: Any, setting: str, *, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(setting, f"must be an integer >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(setting, f"must be an integer <= {maximum}")
     return value
 
 
-def check_number(value: Any, setting: str, *, minimum: float) -> float:
+def check_number(value: Any, setting: str, *, minimum: float,
+                 maximum: float | None = None) -> float:
     # The SDK reads JSON config numbers as Decimal.
     ok = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
     if not ok or not math.isfinite(value) or value < minimum:
         raise ConfigError(setting, f"must be a number >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(setting, f"must be a number <= {maximum}")
     return float(value)
 
 
@@ -227,9 +260,10 @@ def list_of_objects(section: Mapping[str, Any], key: str, setting: str) -> list[
 def retry_policy(config: Mapping[str, Any]) -> tuple[int, float]:
     """``max_tries`` and ``request_timeout``, checked."""
     return (
-        check_int(config.get("max_tries", DEFAULT_MAX_TRIES), "max_tries", minimum=1),
+        check_int(config.get("max_tries", DEFAULT_MAX_TRIES), "max_tries", minimum=1,
+                  maximum=MAX_TRIES_LIMIT),
         check_number(config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT),
-                     "request_timeout", minimum=0.1),
+                     "request_timeout", minimum=0.1, maximum=MAX_REQUEST_TIMEOUT),
     )
 
 
@@ -247,6 +281,8 @@ def vendor_limits(config: Mapping[str, Any], vendor: str,
             concurrency, f"{vendor}.max_concurrent_requests", minimum=1),
         max_tries=max_tries,
         request_timeout=request_timeout,
+        max_wait_seconds=check_number(config.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS),
+                                      "max_wait_seconds", minimum=0),
     )
 
 
@@ -254,20 +290,32 @@ def check_common(config: Mapping[str, Any]) -> None:
     """Checks of the settings every vendor shares."""
     if config.get("start_date") is None:
         raise ConfigError("start_date", "is required")
-    start = parse_instant(config["start_date"], "start_date")
-    if config.get("end_date") is not None:
-        end = parse_instant(config["end_date"], "end_date")
-        if type(start) is type(end) and end < start:  # type: ignore[operator]
-            raise ConfigError("end_date", "is before start_date")
+    parse_instant(config["start_date"], "start_date")
+    check_range(config, [ZoneInfo(DEFAULT_TIMEZONE)])
     lookback_days(config)
     if config.get("recordings_dir") is not None and not isinstance(config["recordings_dir"], str):
         raise ConfigError("recordings_dir", "must be a folder path")
+    check_number(config.get("max_recording_mb", DEFAULT_MAX_RECORDING_MB), "max_recording_mb",
+                 minimum=0.001)
     retry_policy(config)
+
+
+def check_range(config: Mapping[str, Any], zones: list[ZoneInfo]) -> None:
+    """``end_date`` after ``start_date`` in every account's zone, whatever their forms (a
+    date is local midnight, inclusive as an end; a naive date-time is account-local)."""
+    if config.get("end_date") is None or config.get("start_date") is None:
+        return
+    start = parse_instant(config["start_date"], "start_date")
+    end = parse_instant(config["end_date"], "end_date")
+    for zone in zones:
+        if as_local(end, zone, date_means_end=True) <= as_local(start, zone,
+                                                                 date_means_end=False):
+            raise ConfigError("end_date", "is not after start_date")
 
 
 def lookback_days(config: Mapping[str, Any]) -> int:
     return check_int(config.get("lookback_days", DEFAULT_LOOKBACK_DAYS), "lookback_days",
-                     minimum=0)
+                     minimum=0, maximum=MAX_LOOKBACK_DAYS)
 
 
 def secret_values(config: Mapping[str, Any]) -> list[str]:

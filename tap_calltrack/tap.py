@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import datetime as dt
+import logging
 import sys
 from collections.abc import Callable
 from functools import cached_property
@@ -10,16 +11,19 @@ from typing import Any
 
 import click
 from singer_sdk import Stream, Tap
+from singer_sdk import singerlib as singer
 from singer_sdk import typing as th
 from singer_sdk.helpers._util import utc_now
 
-from tap_calltrack import redaction
+from tap_calltrack import inputs, redaction, shards, shutdown
+from tap_calltrack.base import WindowedStream
 from tap_calltrack.callkeeper import VENDOR as CALLKEEPER
 from tap_calltrack.calltouch import VENDOR as CALLTOUCH
 from tap_calltrack.comagic import VENDOR as COMAGIC
 from tap_calltrack.fanout import CallParticipant, CallSource
 from tap_calltrack.http import FatalError, VendorHttp
 from tap_calltrack.messages import CalltrackWriter
+from tap_calltrack.recordings import RecordingsStream
 from tap_calltrack.run_status import RunStatus
 from tap_calltrack.settings import (
     COMMON_PROPERTIES,
@@ -27,11 +31,14 @@ from tap_calltrack.settings import (
     ConfigError,
     Vendor,
     check_common,
+    check_range,
+    parse_instant,
     secret_values,
     section_of,
     vendor_limits,
 )
 from tap_calltrack.unified import UnifiedCallsStream
+from tap_calltrack.windows import as_local
 
 VENDORS: list[Vendor] = [CALLTOUCH, COMAGIC, CALLKEEPER]
 
@@ -45,10 +52,12 @@ class TapCalltrack(Tap):
 
     config_jsonschema = th.PropertiesList(
         *COMMON_PROPERTIES,
+        *shards.PROPERTIES,
         *(vendor.settings for vendor in VENDORS),
     ).to_dict()
 
     def __init__(self, **kwargs: Any) -> None:
+        quiet_library_chatter(self.logger)
         self.run_started_at = utc_now().replace(microsecond=0)
         self.run_status = RunStatus(self.logger)
         self._http: dict[str, VendorHttp] = {}
@@ -64,8 +73,10 @@ class TapCalltrack(Tap):
         try:
             check_common(self._config)
             for vendor in VENDORS:
-                self.accounts(vendor.name)
+                accounts = vendor.parse_accounts(self._config)
+                check_range(self._config, [account.timezone for account in accounts])
                 vendor_limits(self._config, vendor.name, vendor.default_limits)
+            self._check_selection()
         except ConfigError as exc:
             if raise_errors:
                 raise
@@ -74,10 +85,26 @@ class TapCalltrack(Tap):
 
     @cached_property
     def _accounts(self) -> dict[str, list[Account]]:
+        """Every configured account, selected for this run or not (discovery uses all)."""
         return {vendor.name: vendor.parse_accounts(self.config) for vendor in VENDORS}
 
+    @cached_property
+    def _selected_accounts(self) -> dict[str, list[Account]]:
+        selection = shards.parse_selection(self.config)
+        return {vendor: shards.selected(accounts, selection)
+                for vendor, accounts in self._accounts.items()}
+
     def accounts(self, vendor: str) -> list[Account]:
-        return self._accounts[vendor]
+        """The accounts this run extracts (``only_accounts`` and ``shard``, see shards.py)."""
+        return self._selected_accounts[vendor]
+
+    def _check_selection(self) -> None:
+        names = shards.parse_selection(self._config).names or frozenset()
+        known = set().union(*(shards.account_names(account)
+                              for accounts in self._accounts.values() for account in accounts))
+        if names - known:
+            raise ConfigError("only_accounts", f"names {len(names - known)} account(s) that "
+                              "are not configured")
 
     def vendor_setting(self, vendor: str, key: str) -> Any:
         """A setting of a vendor's section, with the schema default when unset."""
@@ -108,6 +135,9 @@ class TapCalltrack(Tap):
             for vendor in self.configured_vendors()
             for stream_class in vendor.stream_classes()
         ]
+        for stream in streams:
+            if isinstance(stream, RecordingsStream):
+                stream.selected_by_default = False  # downloads are opt-in (README, Streams)
         if any(stream.name.endswith("_calls") for stream in streams):
             streams.append(UnifiedCallsStream(tap=self))
         return streams
@@ -143,6 +173,104 @@ class TapCalltrack(Tap):
         for http in self._http.values():
             http.close()
 
+    def check_selection(self) -> None:
+        """A recordings stream needs a folder to download into."""
+        if self.config.get("recordings_dir"):
+            return
+        for stream in self.streams.values():
+            if isinstance(stream, RecordingsStream) and stream.selected:
+                raise ConfigError("recordings_dir",
+                                  f"is required when {stream.name} is selected")
+
+    # --- ranges that extract nothing ----------------------------------------------------
+
+    def range_end(self, account: Account) -> dt.datetime:
+        """``end_date`` in the account's zone (inclusive as a date), else the run start."""
+        end_setting = self.config.get("end_date")
+        if not end_setting:
+            return self.run_started_at.astimezone(account.timezone)
+        return as_local(parse_instant(end_setting, "end_date"), account.timezone,
+                        date_means_end=True)
+
+    def warn_about_range(self) -> None:
+        """One line each for a start_date in the future and a bookmark past the range end:
+        they extract nothing, which would otherwise pass in silence."""
+        start = parse_instant(self.config["start_date"], "start_date")
+        accounts = [a for vendor in self.configured_vendors() for a in self.accounts(vendor.name)]
+        if accounts and all(as_local(start, a.timezone, date_means_end=False)
+                            >= self.run_started_at for a in accounts):
+            self.logger.warning("start_date is in the future: there is nothing to extract yet")
+            self._start_in_future = True
+            return
+        for stream in self.streams.values():
+            if not (isinstance(stream, WindowedStream) and stream.selected):
+                continue
+            for account in stream.accounts:
+                context = (stream.context_for(account) if isinstance(stream, CallParticipant)
+                           else account.context)
+                bookmark = inputs.partition_bookmark(self.state, stream.name, context)
+                if bookmark is not None and bookmark > self.range_end(account):
+                    self.logger.warning(
+                        "%s [%s]: the bookmark in the state is later than %s: nothing new is "
+                        "extracted for it (remove it from the state to read again)",
+                        stream.name, account.label,
+                        "end_date" if self.config.get("end_date") else "now")
+
+    def _account_key(self, stream: Stream, account: Account) -> dict[str, Any]:
+        if isinstance(stream, CallParticipant):
+            return stream.context_for(account)
+        return dict(account.context)
+
+    def _selected_for(self, account: Account) -> list[Stream]:
+        return [stream for stream in self.streams.values() if stream.selected
+                and account in getattr(stream, "accounts", [])]
+
+    def count_records_by_account(self) -> None:
+        writer = self.message_writer
+        if not isinstance(writer, CalltrackWriter):
+            return
+        fields: dict[str, tuple[str, ...]] = {}
+        for vendor in self.configured_vendors():
+            for account in self.accounts(vendor.name):
+                for stream in self._selected_for(account):
+                    fields[stream.name] = tuple(self._account_key(stream, account))
+        writer.count_accounts(fields)
+
+    def report_empty_accounts(self) -> None:
+        """One line for each account that got no record at all in this run (its streams
+        ran, nothing failed: an empty range, a future bookmark or an empty account)."""
+        counts = getattr(self.message_writer, "records_by_account", None)
+        if counts is None or getattr(self, "_start_in_future", False):
+            return  # already said
+        for vendor in self.configured_vendors():
+            for account in self.accounts(vendor.name):
+                streams = self._selected_for(account)
+                if not streams or not self.run_status.may_extract(account, ""):
+                    continue
+                total = sum(counts[(stream.name,
+                                    tuple(self._account_key(stream, account).values()))]
+                            for stream in streams)
+                if total == 0:
+                    self.logger.warning("%s: no records extracted in this run (%d stream(s) "
+                                        "selected; check start_date, end_date, the state's "
+                                        "bookmarks and the account's time zone)",
+                                        account, len(streams))
+
+    # --- signals (see shutdown.py) -----------------------------------------------------
+
+    def _setup_signal_handlers(self) -> None:
+        shutdown.install()
+
+    def write_final_state(self) -> None:
+        """Records still buffered, then the STATE of every complete window (always written,
+        even when equal to the last one, so the output ends with it)."""
+        writer = self.message_writer
+        if isinstance(writer, CalltrackWriter):
+            writer.flush()
+        writer.write_message(singer.StateMessage(value=completed_state(self.state)))
+        if isinstance(writer, CalltrackWriter):
+            writer.flush()
+
     # --- command line ------------------------------------------------------------------
 
     @classmethod
@@ -160,18 +288,55 @@ class TapCalltrack(Tap):
             cls.print_about(about_format)
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
+        state_dict = None if state is None else inputs.read_stream(state, "--state")
+        if state_dict is not None:
+            inputs.check_state(state_dict, f"--state file '{state.name}'")
+        catalog_dict = None if catalog is None else inputs.read_stream(catalog, "--catalog")
+        if catalog_dict is not None:
+            inputs.check_catalog(catalog_dict, f"--catalog file '{catalog.name}'")
         tap = cls(
             config=getattr(config, "config", None) or {},
-            state=None if state is None else _load_json(state),
-            catalog=None if catalog is None else _load_json(catalog),
+            state=state_dict,
+            catalog=catalog_dict,
             parse_env_config=getattr(config, "parse_env", False),
             validate_config=True,
         )
+        tap.check_selection()
+        tap.warn_about_range()
+        tap.count_records_by_account()
         try:
             tap.sync_all()
+            tap.report_empty_accounts()
+        except shutdown.Interrupted as stop:
+            shutdown.finish(stop, cls.name, tap.write_final_state)
         finally:
             tap.close()
         sys.exit(tap.run_status.finish())
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
+                  ) -> Any:
+        """The SDK's merge of --config files, with one clear line for a bad file."""
+        config: dict[str, Any] = {}
+        for path in value:
+            if path != "ENV":
+                config |= inputs.read_file(path, "--config")
+        parsed = super().cb_config(ctx, param, tuple(p for p in value if p == "ENV"))
+        parsed.config = config
+        return parsed
+
+    @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """Discovery checks a config it is given (an empty one lists every stream)."""
+        if not value:
+            return
+        config = ctx.params.get("config")
+        settings = getattr(config, "config", None) or {}
+        parse_env = getattr(config, "parse_env", False)
+        tap = cls(config=settings, parse_env_config=parse_env,
+                  validate_config=bool(settings) or parse_env, setup_mapper=False)
+        tap.run_discovery()
+        ctx.exit()
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
@@ -180,18 +345,59 @@ class TapCalltrack(Tap):
         return command
 
 
-def _load_json(stream: Any) -> dict[str, Any]:
-    return json.loads(stream.read())
+class _ToDebug(logging.Filter):
+    """Turns a library's routine INFO lines (matched by their start) into DEBUG lines."""
+
+    def __init__(self, *starts: str) -> None:
+        super().__init__()
+        self.starts = starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or not str(record.msg).startswith(self.starts):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_library_chatter(tap_logger: logging.Logger) -> None:
+    """pyrate-limiter's bucket line (once per vendor) and the SDK's env-var line say
+    nothing a user needs: DEBUG, not INFO."""
+    for logger, starts in ((logging.getLogger("pyrate_limiter.limiter"),
+                            "Initializing default bucket"),
+                           (tap_logger, "Skipping parse of env var settings")):
+        if not any(isinstance(f, _ToDebug) for f in logger.filters):
+            logger.addFilter(_ToDebug(starts))
+
+
+def completed_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``state`` without the SDK's in-flight progress markers (this tap never
+    sets them: bookmarks move per complete window)."""
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: clean(value) for key, value in node.items()
+                    if key != "progress_markers"}
+        if isinstance(node, list):
+            return [clean(item) for item in node]
+        return node
+
+    return clean(state)
 
 
 def _one_line_errors(main: Callable[..., Any], name: str) -> Callable[..., Any]:
     """Bad config and fatal extraction errors end the process with one line, no traceback."""
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        shutdown.install()
         try:
             return main(*args, **kwargs)
+        except shutdown.Interrupted as stop:  # before a sync started, or --discover/--test
+            shutdown.finish(stop, name)
         except ConfigError as exc:
             print(f"{name}: config error: {exc}", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(2)
+        except inputs.InputError as exc:
+            print(f"{name}: input error: {exc}", file=sys.stderr)
             sys.stderr.flush()
             sys.exit(2)
         except FatalError as exc:

@@ -213,7 +213,7 @@ class UnifiedCallsStream(CallParticipant):
     @property
     def accounts(self) -> list[Account]:
         return [account for vendor in self.tap.call_vendors() for account in
-                self.tap.accounts(vendor)]
+                self.tap.call_source(vendor).call_accounts()]
 
     def context_for(self, account: Account) -> dict[str, Any]:
         return {"vendor": account.vendor, "account": account.label}

@@ -124,7 +124,8 @@ def day_windows(start: dt.datetime, end: dt.datetime, days: int) -> list[Window]
     windows: list[Window] = []
     cursor = local_midnight(start.date(), tz)
     while cursor < end:
-        following = min(local_midnight(cursor.date() + dt.timedelta(days=days), tz), end)
+        step = min(days, (end.date() - cursor.date()).days + 1)  # a huge setting can't overflow
+        following = min(local_midnight(cursor.date() + dt.timedelta(days=step), tz), end)
         windows.append(Window(cursor, following))
         cursor = following
     return windows

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 from support import (
     SandboxProcess,
@@ -19,6 +21,8 @@ from support import (
 )
 
 CALL_STREAMS = {"calltouch_calls", "comagic_calls", "callkeeper_calls", "calls"}
+RECORDING_STREAMS = {"calltouch_recordings", "comagic_recordings", "callkeeper_recordings"}
+STREAMS = CALL_STREAMS | RECORDING_STREAMS
 RANGE = {"start_date": "2024-01-01", "end_date": "2024-01-21", "lookback_days": 0}
 WINDOW_SETTINGS = {"calltouch": "calls_window_days", "comagic": "window_days",
                    "callkeeper": "calls_window_days"}
@@ -38,37 +42,67 @@ def keys_by_stream(run: TapRun) -> dict[str, set[tuple]]:
 
 
 def reference(tmp_path) -> dict[str, set[tuple]]:
-    """The rows of a clean run (no faults) of the same data."""
+    """The rows of a clean run (no faults) of the same data; its recordings are saved
+    under ``tmp_path / "reference" / "recordings"``."""
     clean = SandboxProcess()
     try:
-        run = run_tap(clean.config(**RANGE), tmp_path / "reference", streams=CALL_STREAMS)
+        config = clean.config(**RANGE, recordings_dir=str(tmp_path / "reference" / "recordings"))
+        run = run_tap(config, tmp_path / "reference", streams=STREAMS)
         assert run.returncode == 0, run.stderr[-2000:]
+        assert set(RECORDING_STREAMS) <= set(run.records)
         return keys_by_stream(run)
     finally:
         clean.stop()
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def assert_same_recordings(tmp_path: Path, folder: Path, runs: list[TapRun]) -> None:
+    """Every file on disk is byte for byte the one a clean sandbox serves (no temporary
+    left), and every record describes its file."""
+    expected = files_under(tmp_path / "reference" / "recordings")
+    assert expected
+    assert files_under(folder) == expected
+    for run in runs:
+        for stream in RECORDING_STREAMS:
+            for row in run.records.get(stream, []):
+                data = Path(row["path"]).read_bytes()
+                assert row["bytes"] == len(data)
+                assert row["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 def test_every_record_arrives_once_with_20_percent_faults(start_sandbox, tmp_path):
     expected = reference(tmp_path)
     assert {"calltouch_calls", "calls"} <= set(expected)
     faulty = start_sandbox("--faults", "all=0.2", "--timeout-ms", "2500")
-    config = one_day_windows(faulty.config(**RANGE, request_timeout=1, max_tries=12))
-    run = run_tap(config, tmp_path / "faulty", streams=CALL_STREAMS)
+    folder = tmp_path / "faulty" / "recordings"
+    config = one_day_windows(faulty.config(**RANGE, request_timeout=1, max_tries=12,
+                                           recordings_dir=str(folder)))
+    run = run_tap(config, tmp_path / "faulty", streams=STREAMS)
     assert run.returncode == 0, run.stderr[-3000:]
     stats = faulty.stats()
     for kind in ("429", "5xx", "reset", "timeout", "garbage", "html"):
         assert stats[f"fault_{kind}"] > 0, kind
+    # recordings met HTML answered with 200, bodies cut short and resets mid-body
+    for kind in ("html", "garbage", "reset"):
+        assert stats[f"fault_media_{kind}"] > 0, kind
     assert keys_by_stream(run) == expected
     assert_unique_keys(run)
     assert "retry" in run.stderr
+    assert_same_recordings(tmp_path, folder, [run])
 
 
 def test_killed_run_resumes_from_its_last_state_without_losing_records(start_sandbox, tmp_path):
     expected = reference(tmp_path)
-    sandbox = start_sandbox("--latency-ms", "40")
+    # faults in the recordings too (HTML with 200, cut bodies, resets)
+    sandbox = start_sandbox("--latency-ms", "40", "--faults", "html=0.05,garbage=0.05,reset=0.05")
+    folder = tmp_path / "recordings"
     # one-day windows: many STATE messages, several windows in flight when killed
-    config = one_day_windows(sandbox.config(**RANGE))
-    catalog = select(discover(config, tmp_path), CALL_STREAMS)
+    config = one_day_windows(sandbox.config(**RANGE, max_tries=12, recordings_dir=str(folder)))
+    catalog = select(discover(config, tmp_path), STREAMS)
     args = [console_script("tap-calltrack"), "--config",
             str(write_json(tmp_path / "config.json", config)),
             "--catalog", str(write_json(tmp_path / "catalog.json", catalog))]
@@ -88,8 +122,9 @@ def test_killed_run_resumes_from_its_last_state_without_losing_records(start_san
     lines += remaining.splitlines(keepends=True)
     first = TapRun(-9, "".join(line for line in lines if line.endswith("\n")), "")
     assert first.states, "the tap was killed before its first STATE"
-    second = run_tap(config, tmp_path / "resume", streams=CALL_STREAMS, state=first.final_state)
+    second = run_tap(config, tmp_path / "resume", streams=STREAMS, state=first.final_state)
     assert second.returncode == 0, second.stderr[-2000:]
+    assert_same_recordings(tmp_path, folder, [first, second])
     union: dict[str, set[tuple]] = {}
     for run in (first, second):
         for stream, keys in keys_by_stream(run).items():

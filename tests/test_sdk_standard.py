@@ -28,4 +28,16 @@ def _config() -> dict:
     return {key: value for key, value in config.items() if value is not None}
 
 
-TestTapCalltrack = get_tap_test_class(TapCalltrack, config=_config())
+def _everything_selected(config: dict) -> dict:
+    """The recordings streams are opt-in: select them too (recordings_dir is set above)."""
+    catalog = TapCalltrack(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = True
+    return catalog
+
+
+CONFIG = _config()
+TestTapCalltrack = get_tap_test_class(TapCalltrack, config=CONFIG,
+                                      catalog=_everything_selected(CONFIG))

@@ -2,13 +2,16 @@
 in-band errors and end-of-data signals (NOTES.md 3.1, quirks 25-27).
 
 ``GET {api_url}?json/v3/{key}/call/{method}/{page}/{from}/{to}``: pages from 0, 1000 calls
-a page, dates ``Y-m-d`` with ``to`` inclusive. The key is a route segment, so the URL is
-only ever built here, sent as is, and never put into a message.
+a page, dates ``Y-m-d``. Whether ``to`` is inclusive is not settled by the doc, so ``to`` is
+the day after the window's last day and only rows inside the window are kept (see
+:meth:`CallkeeperStream.window_rows`). The key is a route segment, so the URL is only ever
+built here, sent as is, and never put into a message.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,16 +25,20 @@ from tap_calltrack.http import (
     RETRY_STATUSES,
     AuthError,
     FatalError,
+    ProtocolError,
     RetryableError,
     status_error,
 )
+from tap_calltrack.normalize import to_int
 from tap_calltrack.redaction import MASK
 from tap_calltrack.settings import Account
-from tap_calltrack.windows import Window
+from tap_calltrack.windows import Window, parse_local
 
 FORMAT, VERSION, ENTITY = "json", "v3", "call"
 PAGE_SIZE = 1000
 ROUTE_DATE = "%Y-%m-%d"
+CALL_TIME = "%Y-%m-%d %H:%M:%S"  # callTime, in the cabinet's zone (docs/callkeeper.md)
+ONE_DAY = dt.timedelta(days=1)
 # "No rows found": nothing (more) in the range; "Incorrect page is set": the page is past
 # the last one. Both mean the end of the data, not a failure (NOTES.md 3.1, quirk 26).
 END_OF_DATA = frozenset({"No rows found", "Incorrect page is set"})
@@ -120,26 +127,49 @@ def answer_for_error(text: str) -> Answer:
 
 
 def answer_of(body: Any) -> Answer:
-    """A bare array (v3) or the legacy envelope ``{inbound, info, payload}``."""
+    """A bare array (v3) or the legacy envelope ``{inbound, info, payload}``; any other
+    shape is a protocol error (retried, then the stream fails), never "no calls"."""
     if isinstance(body, list):
         return Answer(checked_rows(body))
     if isinstance(body, dict) and isinstance(body.get("payload"), list):
         inbound = body.get("inbound")
-        pages = inbound.get("ofPages") if isinstance(inbound, dict) else None
-        of_pages = pages if isinstance(pages, int) and not isinstance(pages, bool) else None
-        return Answer(checked_rows(body["payload"]), of_pages)
-    raise FatalError("the answer is neither an array of calls nor an envelope with payload")
+        return Answer(checked_rows(body["payload"]), of_pages(inbound))
+    raise ProtocolError("the answer is neither an array of calls nor an envelope with payload")
+
+
+def of_pages(inbound: Any) -> int | None:
+    """``inbound.ofPages``: an integer (or its digits) when present."""
+    pages = inbound.get("ofPages") if isinstance(inbound, dict) else None
+    if pages is None:
+        return None
+    pages = to_int(pages)
+    if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
+        raise ProtocolError("the envelope's inbound.ofPages is not a page count")
+    return pages
 
 
 def checked_rows(rows: list[Any]) -> list[dict[str, Any]]:
-    if not all(isinstance(row, dict) and "universalId" in row for row in rows):
-        raise FatalError("the answer has rows without universalId (not v3 calls)")
+    """Calls are objects; which names they carry (v3 or v1) the stream sorts out."""
+    if not all(isinstance(row, dict) for row in rows):
+        raise ProtocolError("the answer has rows that are not call objects")
     return rows
+
+
+def call_moment(row: dict[str, Any], account: Account) -> dt.datetime | None:
+    """A row's ``callTime`` in the account's zone; None when it cannot be read."""
+    text = row.get("callTime")
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_local(text, CALL_TIME).replace(tzinfo=account.timezone)
+    except ValueError:
+        return None
 
 
 def decode_answer(response: requests.Response, key: str) -> Answer:
     """Errors come in the body (``inbound.error``) with undocumented HTTP statuses: the body
-    decides, the status only when the body says nothing (NOTES.md 3.1)."""
+    decides, the status only when the body says nothing (NOTES.md 3.1); 429 and 5xx are
+    retried whatever the body."""
     status = status_error(response)
     if status is not None and response.status_code in RETRY_STATUSES:
         raise status
@@ -166,14 +196,14 @@ class CallkeeperPaginator(PageNumberPaginator):
         return answer.end is None and len(answer.rows) >= PAGE_SIZE
 
 
-def remaining_pages(page: Page) -> list[int] | None:
+def remaining_pages(page: Page) -> range | None:
     """Every further page, when the legacy envelope tells ``inbound.ofPages``."""
     answer: Answer = page.body
     if answer.of_pages is None:
         return None
     if answer.end is not None or not answer.rows:
-        return []
-    return list(range(1, answer.of_pages))
+        return range(0)
+    return range(1, answer.of_pages)
 
 
 class CallkeeperStream(WindowedStream):
@@ -181,9 +211,16 @@ class CallkeeperStream(WindowedStream):
 
     vendor = "callkeeper"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._timeless: set[tuple[str, str]] = set()  # (account, key) of rows without time
+        self._timeless_lock = threading.Lock()
+
     def fetch_page(self, account: Account, window: Window, token: Any) -> Page:
+        # {to} is the day after the window: read inclusive or exclusive, the answer holds
+        # the window's last day (docs/callkeeper.md, "Windows and {to}").
         url = route_url(self.url_base, route(account, token, window.first_day,
-                                             window.last_day))
+                                             window.last_day + ONE_DAY))
         timeout = self.http.limits.request_timeout
         key = account.secrets["api_key"]
         what = self.describe(account, window, token)
@@ -198,7 +235,37 @@ class CallkeeperStream(WindowedStream):
                                           decode, what)
         if answer.end is not None:
             self.log_end(what, token, answer.end)
-        return Page(response, answer, answer.rows, window)
+        return Page(response, answer, self.window_rows(account, window, answer.rows), window)
+
+    def window_rows(self, account: Account, window: Window, rows: list[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+        """The calls of ``window``: rows of the extra day (or after the window's end) belong
+        to the next window; a row without a readable time is kept the first time its key
+        is seen in the run (the windows overlap by a day when ``to`` is inclusive)."""
+        kept = []
+        for raw in rows:
+            row = self.as_v3(raw, account)
+            if row is None:
+                continue
+            moment = call_moment(row, account)
+            if moment is None:
+                if not self.first_sight(account, row):
+                    continue
+            elif not window.start <= moment < window.end:
+                continue
+            kept.append(row)
+        return kept
+
+    def first_sight(self, account: Account, row: dict[str, Any]) -> bool:
+        key = (account.label, str(row.get("universalId")))
+        with self._timeless_lock:
+            seen = key in self._timeless
+            self._timeless.add(key)
+        return not seen
+
+    def as_v3(self, row: dict[str, Any], account: Account) -> dict[str, Any] | None:
+        """A row under the v3 names, or None to skip it (see streams.py)."""
+        return row
 
     def log_end(self, what: str, page: int, signal: str) -> None:
         # Pages are documented from 0 and an empty range as "No rows found": this answer to

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +14,7 @@ from tap_calltrack.base import vendor_schema
 from tap_calltrack.callkeeper.client import CallkeeperStream
 from tap_calltrack.callkeeper.settings import WINDOW_SETTING
 from tap_calltrack.fanout import CallSource
-from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.recordings import RecordingRef, recording_path
 from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
 from tap_calltrack.redaction import MASK
 from tap_calltrack.settings import Account
@@ -20,6 +22,50 @@ from tap_calltrack.windows import local_to_utc
 
 CK_DATETIME = "%Y-%m-%d %H:%M:%S"
 _UNSAFE = re.compile(r"[^\w.-]+")
+# v1 names of the legacy envelope's example (NOTES.md 3.1) whose meaning is the v3 field's
+# (doc 002); the other v1 fields are kept as sent (docs/callkeeper.md, "Legacy v1 rows").
+V1_TO_V3 = {"clientPhone": "clientNumber", "record": "recordUrl",
+            "utmSource": "utm_source", "utmMedium": "utm_medium",
+            "utmCampaign": "utm_campaign", "utmContent": "utm_content", "utmTerm": "utm_term"}
+_STATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")  # "720/200": statusFirst/statusSecond
+
+
+def v1_time(value: Any, account: Account) -> str | None:
+    """``timeStart`` as ``callTime`` text: its format is not documented (the only example
+    is null), so ``Y-m-d H:i:s`` and unix seconds are both read; anything else is None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
+        try:
+            moment = dt.datetime.fromtimestamp(float(value), account.timezone)
+        except (ValueError, OverflowError, OSError):
+            return None
+        return moment.strftime(CK_DATETIME)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.strptime(value.strip(), CK_DATETIME).strftime(CK_DATETIME)
+        except ValueError:
+            return None
+    return None
+
+
+def v3_from_v1(row: dict[str, Any], account: Account) -> dict[str, Any]:
+    """A v1 row (``callId``, ``timeStart``, ``state``, ``clientPhone``, …) under the v3 names
+    of the same facts; fields without a v3 counterpart keep their v1 names."""
+    mapped = {V1_TO_V3.get(name, name): value for name, value in row.items()}
+    mapped["universalId"] = str(mapped.pop("callId"))
+    mapped["callTime"] = v1_time(mapped.pop("timeStart", None), account)
+    state = mapped.get("state")
+    match = _STATE.match(state) if isinstance(state, str) else None
+    if match:
+        del mapped["state"]
+        mapped["statusFirst"], mapped["statusSecond"] = int(match[1]), int(match[2])
+    return mapped
+
+
+def has_value(value: Any) -> bool:
+    return value is not None and not isinstance(value, bool) and str(value).strip() not in (
+        "", "-")
 
 
 def path_part(text: str) -> str:
@@ -45,6 +91,29 @@ class CallsStream(CallSource, CallkeeperStream):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._masked: set[tuple[str, str]] = set()  # (account, field) already warned about
+        self._shape_warned: set[tuple[str, str]] = set()  # (account, what) warned about
+        self._shape_lock = threading.Lock()
+
+    @override
+    def as_v3(self, row: dict[str, Any], account: Account) -> dict[str, Any] | None:
+        """v3 rows as sent; v1 rows (no universalId, a callId) mapped; rows with neither
+        key skipped. One warning per account for each (never a stop)."""
+        if has_value(row.get("universalId")):
+            return row
+        if has_value(row.get("callId")):
+            self.warn_shape(account, "v1", "rows in the v1 names (callId, timeStart, state, "
+                            "clientPhone, …) are mapped to the v3 names")
+            return v3_from_v1(row, account)
+        self.warn_shape(account, "no key", "rows without universalId or callId are skipped")
+        return None
+
+    def warn_shape(self, account: Account, what: str, message: str) -> None:
+        with self._shape_lock:
+            if (account.label, what) in self._shape_warned:
+                return
+            self._shape_warned.add((account.label, what))
+        self.logger.warning("%s [%s]: %s (docs/callkeeper.md)", self.name, account.label,
+                            message)
 
     @override
     def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
@@ -75,9 +144,11 @@ class CallsStream(CallSource, CallkeeperStream):
         url = record.get("recordUrl")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             return []  # "" (v3) or null / "-" (legacy envelope): no recording
-        call_id = record["universalId"]
+        call_id = record.get("universalId")
+        if call_id is None or call_id == "":
+            return []
         return [RecordingRef(
-            relative_path=f"callkeeper/{path_part(account.label)}/{path_part(str(call_id))}.mp3",
+            relative_path=recording_path("callkeeper", path_part(account.label), call_id),
             url=url,
             record={"account": account.label, "universalId": call_id,
                     "call_time_utc": record.get("call_time_utc")},

@@ -12,7 +12,13 @@ from singer_sdk.pagination import PageNumberPaginator
 from singer_sdk.streams.rest import PageContext
 
 from tap_calltrack.base import Page, PaginatorWalk, SinglePageWalk, WindowedStream
-from tap_calltrack.http import AuthError, QuotaExhausted, decode_json, status_error
+from tap_calltrack.http import (
+    AuthError,
+    ProtocolError,
+    QuotaExhausted,
+    decode_json,
+    status_error,
+)
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import DMY_HMS, Window
 
@@ -32,14 +38,41 @@ class CalltouchPaginator(PageNumberPaginator):
         return bool(body.get("records")) and body.get("page", 0) < body.get("pageTotal", 0)
 
 
-def remaining_pages(page: Page) -> list[int] | None:
-    """All further page numbers, known from the first answer's ``pageTotal``."""
+def remaining_pages(page: Page) -> range | None:
+    """All further page numbers, known from the first answer's ``pageTotal`` (a lazy range:
+    the walk bounds how many pages a window may take)."""
     body = page.body
     if not isinstance(body, dict) or "pageTotal" not in body:
         return None
     if not body.get("records"):
-        return []
-    return list(range(2, int(body["pageTotal"]) + 1))
+        return range(0)
+    return range(2, body["pageTotal"] + 1)
+
+
+def is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_envelope(body: Any) -> None:
+    """The paged envelope ``{page, pageTotal, records: [...]}`` with integer counters
+    (NOTES.md 1.2); anything else is a protocol error, never "no rows"."""
+    if not isinstance(body, dict):
+        raise ProtocolError(f"the answer is a JSON {type(body).__name__}, not the paged "
+                            "envelope {page, pageTotal, records}")
+    if not is_count(body.get("page")) or not is_count(body.get("pageTotal")):
+        raise ProtocolError("the paged envelope has no integer page and pageTotal")
+    records = body.get("records")
+    if records is None and (body["pageTotal"] == 0 or body.get("recordsTotal") == 0):
+        return  # an empty result may come without records (undocumented: NOTES.md 1.2)
+    check_rows(records, "records")
+
+
+def check_rows(rows: Any, what: str) -> None:
+    if not isinstance(rows, list):
+        raise ProtocolError(f"the answer's {what} is a JSON {type(rows).__name__}, not an "
+                            "array")
+    if not all(isinstance(row, dict) for row in rows):
+        raise ProtocolError(f"the answer's {what} holds items that are not objects")
 
 
 def spring_message(response: requests.Response) -> str:
@@ -131,17 +164,20 @@ class CalltouchStream(WindowedStream):
 
     def decode_page(self, response: requests.Response) -> tuple[requests.Response, Any]:
         body = decode_calltouch(response)
+        if self.paged:
+            check_envelope(body)
+        else:
+            check_rows(body, "body")  # leads: a bare array (doc 003)
         # Decoded once: the paginator reads it here instead of parsing the body again.
         response.calltrack_body = body  # type: ignore[attr-defined]
         return response, body
 
     @staticmethod
     def records_of(body: Any) -> list[dict[str, Any]]:
+        """The rows of a checked answer (see :meth:`decode_page`)."""
         if isinstance(body, list):
             return body
-        if isinstance(body, dict):
-            return list(body.get("records") or [])
-        return []
+        return body.get("records") or []
 
     def new_walk(self, account: Account, window: Window) -> Any:
         if not self.paged:

@@ -11,9 +11,9 @@ from tap_calltrack.base import Page, vendor_schema
 from tap_calltrack.calltouch.client import CT_DATETIME, CalltouchStream, decode_calltouch
 from tap_calltrack.calltouch.settings import CALL_FILTERS
 from tap_calltrack.fanout import CallSource
-from tap_calltrack.http import StreamUnavailable
+from tap_calltrack.http import ProtocolError, StreamUnavailable
 from tap_calltrack.normalize import coerce, to_int
-from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.recordings import RecordingRef, recording_path, safe_name, url_part
 from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import (
@@ -48,21 +48,35 @@ class CallsStream(CallSource, CalltouchStream):
         coerce(row, bools=("successful", "uniqueCall", "targetCall", "uniqTargetCall",
                            "callbackCall"),
                ints=("callId", "sessionId", "duration", "waitingConnect", "timestamp",
-                     "ctClientId", "ctGlobalId", "attribution", "siteId"))
+                     "ctClientId", "ctGlobalId", "attribution"))
+        fold_site_id(row)
         row["date_utc"] = local_to_utc(row.get("date"), CT_DATETIME, account.timezone)
 
     def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
         """Answered calls with talk time have a recording (others answer 404 anyway)."""
         if record.get("successful") is not True or not to_int(record.get("duration")):
             return []
-        site_id, call_id = account.context["site_id"], record["callId"]
+        site_id, call_id = account.context["site_id"], record.get("callId")
+        if call_id is None or call_id == "":
+            return []
         return [RecordingRef(
-            relative_path=f"calltouch/{site_id}/{call_id}.mp3",
-            url=f"{self.url_base.rstrip('/')}{RESTAPI}/{site_id}/calls-diary/calls/{call_id}"
-                "/download",
+            relative_path=recording_path("calltouch", safe_name(site_id), call_id),
+            url=f"{self.url_base.rstrip('/')}{RESTAPI}/{url_part(site_id)}"
+                f"/calls-diary/calls/{url_part(call_id)}/download",
             record={"site_id": site_id, "callId": call_id, "date_utc": record.get("date_utc")},
             params={"clientApiId": account.secrets["api_token"]},
         )]
+
+
+def fold_site_id(row: dict[str, Any]) -> None:
+    """The vendor's ``siteId`` becomes the tap's ``site_id``: loaders that snake-case names
+    would make both columns ``site_id`` (docs/fidelity.md). The vendor's value wins when it
+    is an id (it is the site the row belongs to); the configured site otherwise."""
+    if "siteId" not in row:
+        return
+    vendor = to_int(row.pop("siteId"))
+    if isinstance(vendor, int) and not isinstance(vendor, bool):
+        row["site_id"] = vendor
 
 
 class RecordingsStream(RecordingsStreamBase):
@@ -95,7 +109,8 @@ class RequestsStream(CalltouchStream):
 
     def normalise(self, row: dict[str, Any], account: Account) -> None:
         coerce(row, bools=("uniqueRequest", "targetRequest", "uniqTargetRequest"),
-               ints=("requestId", "siteId", "ctClientId", "ctGlobalId"))
+               ints=("requestId", "ctClientId", "ctGlobalId"))
+        fold_site_id(row)
         row["date_utc"] = epoch_ms_to_utc(row.get("date"))
 
 
@@ -119,13 +134,29 @@ class OrdersStream(CalltouchStream):
 
 
 def decode_statistics(response: requests.Response) -> Any:
-    """The legacy statistics endpoints are gone for some sites: 404 or an HTML page."""
+    """The legacy statistics endpoints are gone for some sites: they answer 404, or an HTML
+    page with a success status. A 429/5xx is retried before this is read (whatever its
+    body), and stays a failure after the last try."""
     html = response.content[:1] == b"<" or "html" in response.headers.get("Content-Type", "")
-    if response.status_code == 404 or html:
+    if response.status_code == 404 or (html and response.status_code < 300):
         raise StreamUnavailable(
             f"the legacy statistics endpoints are not available for this site "
             f"(HTTP {response.status_code}{', HTML page' if html else ''}); statistics skipped")
     return decode_calltouch(response)
+
+
+def check_statistic(kind: str, body: Any) -> None:
+    """total-count is a bare number, the others an object of counts (NOTES.md 1.6)."""
+    if kind == "total-count":
+        ok = isinstance(body, (int, float)) and not isinstance(body, bool)
+    else:
+        ok = isinstance(body, dict) and all(
+            isinstance(to_int(value), int) and not isinstance(value, bool)
+            for value in body.values())
+    if not ok:
+        raise ProtocolError(f"{kind} answered a JSON {type(body).__name__} that is not the "
+                            "documented " + ("number" if kind == "total-count" else
+                                             "object of counts"))
 
 
 def parse_stat_day(key: str) -> dt.date:
@@ -157,7 +188,9 @@ class StatisticsStream(CalltouchStream):
                                timeout=timeout)
 
         def decode(response: requests.Response) -> tuple[requests.Response, Any]:
-            return response, decode_statistics(response)
+            body = decode_statistics(response)
+            check_statistic(kind, body)
+            return response, body
 
         return self.http.call(send, decode, self.describe(account, window, kind))
 

@@ -8,8 +8,6 @@ it twice.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -22,7 +20,7 @@ from singer_sdk.streams.rest import PageContext
 from tap_calltrack.base import CalltrackStream, Page, WindowedStream
 from tap_calltrack.comagic.rpc import Answer, describe_error, error_data
 from tap_calltrack.comagic.runtime import ComagicRuntime, Scope, rows_of, runtime_for, total_of
-from tap_calltrack.http import FatalError
+from tap_calltrack.http import FatalError, LimitExceeded
 from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import Window, local_to_utc
@@ -32,6 +30,7 @@ MAX_OFFSET = 100_000  # the API's largest offset: a window pages through offset 
 ADJUSTABLE = frozenset({"unexpected_parameters", "sort_prohibited"})
 SOFT = ADJUSTABLE | {"date_interval_limit_reached"}
 TAP_FIELDS = frozenset({"account", "app_id", "user_id"})
+MAX_ADJUSTMENTS = 50  # refusals one request may answer (each drops a field or the sort)
 
 
 class ComagicStream(CalltrackStream):
@@ -106,9 +105,10 @@ class ComagicStream(CalltrackStream):
         return context["url"]
 
     def rpc(self, scope: Scope, extra: Mapping[str, Any], offset: int, what: str) -> Answer:
-        """One page; a field or sort the API refuses is dropped (once, with a warning)."""
+        """One page; fields or a sort the API refuses are dropped (for the rest of the run,
+        every account) and the request repeated with what is left."""
         session = self.runtime.session(scope.parent)
-        while True:
+        for _ in range(MAX_ADJUSTMENTS):
             spec = {"url": session.url, "params": self.request_params(scope, extra)}
             request = self.get_http_request(page=PageContext(spec, offset))
             payload = request.data
@@ -117,24 +117,46 @@ class ComagicStream(CalltrackStream):
                                   soft=SOFT)
             if answer.error is None or answer.mnemonic not in ADJUSTABLE:
                 return answer
-            self.adjust(answer, what)
+            self.adjust(answer, payload["params"], what)
+        raise FatalError(f"{what}: the API still refuses the request after "
+                         f"{MAX_ADJUSTMENTS} adjustments")
 
-    def adjust(self, answer: Answer, what: str) -> None:
+    def adjust(self, answer: Answer, sent: Mapping[str, Any], what: str) -> None:
+        """Drop what a refusal names, or raise when it cannot be dropped.
+
+        Several requests are in flight at once: a refusal may name a field or sort that
+        another request's refusal has dropped meanwhile. Only what was *sent* is matched,
+        and the request is then simply repeated with the current lists."""
         error = answer.error or {}
+        fields = list(sent.get("fields") or [])
+        sorted_by = [item.get("field") for item in sent.get("sort") or []
+                     if isinstance(item, Mapping)]
         with self._adjust_lock:
-            if answer.mnemonic == "sort_prohibited" and not self._sort_refused:
-                self._sort_refused = True
-                self.logger.warning("%s: the API refuses the sort (%s); reading unsorted",
-                                    self.name, describe_error(error))
+            if answer.mnemonic == "sort_prohibited" and sorted_by:
+                self.refuse_sort(error)
                 return
-            name = refused_field(error, self.vendor_fields())
-            if answer.mnemonic == "unexpected_parameters" and name and \
-                    name not in self.needed_fields:
-                self._unknown.add(name)
-                self.logger.warning("%s: the API does not know field '%s' (%s); requesting "
-                                    "the others", self.name, name, describe_error(error))
+            names = refused_fields(error, fields + [n for n in sorted_by if n not in fields])
+            if answer.mnemonic != "unexpected_parameters" or not names:
+                raise FatalError(f"{what}: {describe_error(error)}")
+            if set(names) & set(sorted_by) and not set(names) <= set(fields):
+                self.refuse_sort(error)
                 return
-        raise FatalError(f"{what}: {describe_error(error)}")
+            needed = sorted(set(names) & self.needed_fields)
+            if needed:
+                raise FatalError(f"{what}: the API refuses field(s) this stream needs "
+                                 f"({', '.join(needed)}): {describe_error(error)}")
+            new = [name for name in names if name not in self._unknown]
+            self._unknown.update(new)
+            if new:
+                self.logger.warning("%s: the API does not know field%s %s (%s); requesting "
+                                    "the others", self.name, "s" if len(new) > 1 else "",
+                                    ", ".join(f"'{n}'" for n in new), describe_error(error))
+
+    def refuse_sort(self, error: Mapping[str, Any]) -> None:
+        if not self._sort_refused:
+            self._sort_refused = True
+            self.logger.warning("%s: the API refuses the sort (%s); reading unsorted",
+                                self.name, describe_error(error))
 
     # --- records -------------------------------------------------------------------------
 
@@ -155,13 +177,31 @@ class ComagicStream(CalltrackStream):
         return row
 
 
-def refused_field(error: Mapping[str, Any], requested: list[str]) -> str | None:
-    """The requested field an ``unexpected_parameters`` error names (in data.value, else
-    quoted in the message)."""
-    value = error_data(error).get("value")
-    candidates = list(value) if isinstance(value, list) else [value]
-    candidates += re.findall(r"[\"'`]([a-z0-9_]+)[\"'`]", str(error.get("message") or ""))
-    return next((name for name in candidates if name in requested), None)
+def refused_fields(error: Mapping[str, Any], requested: list[str]) -> list[str]:
+    """The requested fields an ``unexpected_parameters`` error names.
+
+    Where the name is is undocumented (NOTES 2.1 shows ``data.field`` and ``data.value``
+    for another error): ``data.value`` (a name, a list, or names joined by commas) with
+    ``data.field`` naming the parameter (``fields``), or ``data.field`` the name itself;
+    else names quoted in the message, else those listed after its last colon."""
+    data = error_data(error)
+    found = [name for name in _names(data.get("value")) + _names(data.get("field"))
+             if name in requested]
+    if not found:
+        message = str(error.get("message") or "")
+        quoted = re.findall(r"[\"'`]([A-Za-z0-9_.]+)[\"'`]", message)
+        listed = _names(message.rsplit(":", 1)[1]) if ":" in message else []
+        found = [name for name in quoted if name in requested] or \
+                [name for name in listed if name in requested]
+    return list(dict.fromkeys(found))
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [name for item in value for name in _names(item)]
+    if isinstance(value, str):
+        return [part.strip(" \"'`[]") for part in re.split(r"[,;\s]+", value) if part.strip()]
+    return []
 
 
 class ClientPartitions(CalltrackStream):
@@ -195,6 +235,7 @@ class DimensionStream(ClientPartitions, ComagicStream):
             total = total_of(answer.result)
             if len(rows) < self.page_size or (total is not None and offset >= total):
                 return
+            check_offset(offset)
 
 
 @dataclass(eq=False)
@@ -257,12 +298,22 @@ class ReportWalk:
         index = token.index if token else 0
         assert page.window is not None
         if page.records and len(page.records) >= page.limit:
+            check_offset(page.offset + page.limit)
             return Slice(page.window, page.offset + page.limit, index)
         if index + 1 < len(self.plan):
             part = self.plan[index + 1]
             assert part.window is not None
             return Slice(part.window, 0, index + 1, part)
         return None
+
+
+def check_offset(offset: int) -> None:
+    """Pages that stay full past the API's largest offset (answers without a total, which
+    cannot be split in advance) stop the stream instead of asking forever."""
+    if offset > MAX_OFFSET:
+        raise LimitExceeded(f"pages are still full at offset {MAX_OFFSET}, the largest the "
+                            "API accepts (NOTES 2.1), and the answers tell no total_items to "
+                            "split the window by")
 
 
 class WindowTooLong(FatalError):
@@ -367,20 +418,3 @@ class ReportStream(ComagicStream, WindowedStream):
 
 class ClientReportStream(ClientPartitions, ReportStream):
     """A report with a bookmark per direct account or agency client."""
-
-
-class AccountReportStream(ReportStream):
-    """A report with one partition (and bookmark) per configured account, reading every
-    client of an agency in each window (the calls, shared with the fan-out of fanout.py,
-    whose unit is the configured account)."""
-
-    def extraction_scopes(self, account: Account) -> list[Scope]:
-        run = self.tap.run_status
-        return [scope for scope in self.runtime.scopes(account)
-                if run.may_extract(scope.account, self.name)]
-
-    def extraction_range(self, account: Account, context: Mapping[str, Any] | None
-                         ) -> tuple[dt.datetime, dt.datetime]:
-        """Windows in the account's own zone (get.account), not the configured fallback."""
-        local = dataclasses.replace(account, timezone=self.runtime.timezone(account))
-        return super().extraction_range(local, context)

@@ -18,6 +18,7 @@ import requests
 from tap_calltrack.http import (
     AuthError,
     FatalError,
+    ProtocolError,
     QuotaExhausted,
     RetryableError,
     StreamUnavailable,
@@ -118,7 +119,35 @@ def parse_answer(response: requests.Response) -> Answer:
         details = dict(error) if isinstance(error, Mapping) else {"message": error}
         return Answer(response, None, details, Limits.of(metadata))
     result = body.get("result")
+    check_result(result)
     return Answer(response, result, None, Limits.of(metadata_of(result)))
+
+
+def check_result(result: Any) -> None:
+    """``result`` as documented (NOTES 2.1): ``{data: [...], metadata: {total_items}}``,
+    ``data`` an object for login/logout, or a bare list (quirk 23). Anything else is a
+    protocol error (retried, then the stream fails), never "no rows"."""
+    if isinstance(result, list):
+        check_items(result)
+        return
+    if not isinstance(result, Mapping):
+        raise ProtocolError(f"result is a JSON {type(result).__name__}, not an object")
+    data = result.get("data")
+    metadata = metadata_of(result)
+    total = metadata.get("total_items") if isinstance(metadata, Mapping) else None
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool)
+                              or total < 0):
+        raise ProtocolError("metadata.total_items is not a count")
+    if isinstance(data, list):
+        check_items(data)
+    elif not isinstance(data, Mapping) or total is not None:
+        raise ProtocolError(f"result.data is {'missing' if data is None else 'not a list'}"
+                            + (f" while metadata.total_items is {total}" if total else ""))
+
+
+def check_items(rows: list[Any]) -> None:
+    if not all(isinstance(row, Mapping) for row in rows):
+        raise ProtocolError("result.data holds items that are not objects")
 
 
 def error_data(error: Mapping[str, Any]) -> Mapping[str, Any]:

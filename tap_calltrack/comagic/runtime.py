@@ -30,6 +30,12 @@ CUSTOMER_USER_FIELDS = ["id", "login", "description", "name", "customer_id"]
 # What get.customer_users answers a user that is not an agent is undocumented: read
 # these as "no clients" (the sandbox answers an empty list).
 NOT_AN_AGENCY = frozenset({"forbidden", "method_component_disabled", "method_not_found"})
+# get.account with a client's user_id (as the public comagic-data-api-sdk calls it) tells
+# the client's own zone; NOTES 2 lists only access_token for it, so a refusal of user_id is
+# plausible: any of these means "the API tells no client zone" (docs/comagic.md, Agencies).
+CLIENT_ACCOUNT_REFUSALS = frozenset({"unexpected_parameters", "invalid_parameter_value",
+                                     "forbidden", "parameter_component_disabled",
+                                     "method_component_disabled"})
 
 
 @dataclass(frozen=True)
@@ -97,12 +103,49 @@ class ComagicRuntime:
 
     def timezone(self, account: Account) -> ZoneInfo:
         name = self.account_info(account).get("timezone")
+        return self.zone_named(name, account.label) or account.timezone
+
+    def zone_named(self, name: Any, label: str) -> ZoneInfo | None:
         try:
-            return ZoneInfo(str(name)) if name else account.timezone
+            return ZoneInfo(str(name)) if name else None
         except (ZoneInfoNotFoundError, ValueError):
-            self.logger.warning("comagic account '%s': unknown time zone %r from get.account; "
-                                "using %s", account.label, name, account.timezone)
-            return account.timezone
+            self.logger.warning("comagic account '%s': unknown time zone %r from get.account",
+                                label, name)
+            return None
+
+    def client_account_info(self, account: Account, user_id: int) -> dict[str, Any] | None:
+        """get.account asked with a client's ``user_id``: the client's own account; None
+        when the API refuses ``user_id`` there."""
+        def fetch() -> dict[str, Any] | None:
+            answer = self.session(account).call(
+                "get.account", {"user_id": user_id},
+                f"comagic get.account [{account.label}/{user_id}]",
+                soft=CLIENT_ACCOUNT_REFUSALS)
+            rows = rows_of(answer.result) if answer.error is None else []
+            return dict(rows[0]) if rows else None
+
+        return self._cached(("account", account.label, str(user_id)), fetch)
+
+    def client_timezone(self, account: Account, user_id: int, agency_zone: ZoneInfo
+                        ) -> ZoneInfo:
+        """A client's zone: get.account with its user_id, else ``client_timezones``, else
+        the agency's zone (one warning per client)."""
+        label = f"{account.label}/{user_id}"
+        info = self.client_account_info(account, user_id)
+        agency_app_id = self.account_info(account).get("app_id")
+        if info is not None and info.get("app_id") != agency_app_id:
+            told = self.zone_named(info.get("timezone"), label)
+            if told is not None:
+                return told
+        # No answer, or the agency's own account (the API ignored user_id): no client zone.
+        configured = account.options.get("client_timezones", {}).get(user_id)
+        if configured is not None:
+            return configured
+        self.logger.warning(
+            "comagic client '%s': get.account with its user_id tells no time zone and "
+            "%s.client_timezones has none for %d; reading it in the agency's zone %s",
+            label, account.options.get("setting", "comagic.accounts[]"), user_id, agency_zone)
+        return agency_zone
 
     def customer_users(self, account: Account) -> list[dict[str, Any]] | None:
         """An agency's clients; None when the user may not list them (not an agent)."""
@@ -160,23 +203,32 @@ class ComagicRuntime:
 
     def _client(self, local: Account, account: Account, user_id: int,
                 row: Mapping[str, Any] | None, agency_app_id: Any, listed: bool) -> Scope:
+        # "agency": the configured account, whose old per-account partitions the client's
+        # call partitions resume from (fanout.py, inherit_bookmark).
         client = dataclasses.replace(
             local, label=f"{account.label}/{user_id}",
             context={"account": account.label, "user_id": user_id},
-            options={**account.options, "user_id": user_id})
-        scope = Scope(client, account, (row or {}).get("customer_id") or agency_app_id, user_id)
-        if listed and row is None:
+            options={**account.options, "user_id": user_id, "agency": account})
+        unknown = listed and row is None
+        if unknown:
             self.tap.run_status.fail_account(client, AuthError(
                 f"user_id {user_id} is not a client of this agency (get.customer_users does "
                 f"not list it); check {account.options['setting']}.user_ids"))
-        return scope
+        else:
+            try:
+                zone = self.client_timezone(account, user_id, local.timezone)
+            except AuthError as exc:  # e.g. the client's IP whitelist: that client stops
+                self.tap.run_status.fail_account(client, exc)
+            else:
+                client = dataclasses.replace(client, timezone=zone)
+        return Scope(client, account, (row or {}).get("customer_id") or agency_app_id, user_id)
 
     def partition_scopes(self, account: Account) -> list[Scope]:
         """:meth:`scopes`, or, when the account cannot be read, the account itself (its
         failure is reported once; the streams then skip it)."""
         try:
             scopes = self.scopes(account)
-        except (AuthError, QuotaExhausted) as exc:
+        except FatalError as exc:  # refused, out of quota, or unreadable: reported once
             self._report(account, exc)
             scopes = [Scope(account, account, None)]
         with self._lock:

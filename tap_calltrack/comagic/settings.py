@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from singer_sdk import typing as th
 
@@ -43,6 +44,10 @@ ACCOUNT = th.ObjectType(
                 "to extract. Unset: every client of an agency."),
     th.Property("timezone", th.StringType,
                 description="Fallback IANA zone when get.account tells none (it normally does)."),
+    th.Property("client_timezones", th.ObjectType(additional_properties=th.StringType),
+                description="Agency accounts: IANA zone per client user_id, e.g. "
+                "{\"7001\": \"Asia/Yekaterinburg\"}, used when get.account with the "
+                "client's user_id tells no zone (else the agency's zone, with a warning)."),
     th.Property("api_url", th.StringType,
                 description="This account's Data API URL, when it differs from comagic.api_url "
                 "(UIS portals: https://dataapi.uiscom.ru/v2.0)."),
@@ -126,6 +131,25 @@ def user_ids(entry: Mapping[str, Any], where: str) -> tuple[int, ...] | None:
     return tuple(value)
 
 
+def client_timezones(entry: Mapping[str, Any], where: str) -> dict[int, ZoneInfo]:
+    """``{"<user_id>": "<IANA zone>"}``: the zones of an agency's clients, by user_id."""
+    value = entry.get("client_timezones")
+    if value is None:
+        return {}
+    setting = f"{where}.client_timezones"
+    if not isinstance(value, Mapping):
+        raise ConfigError(setting, 'must be an object {"<user_id>": "<IANA zone>"}')
+    zones: dict[int, ZoneInfo] = {}
+    for key, zone in value.items():
+        user_id = str(key).strip()
+        if not user_id.isdigit() or int(user_id) < 1:
+            raise ConfigError(setting, "has a key that is not a client user_id")
+        if not isinstance(zone, str) or not zone.strip():
+            raise ConfigError(f"{setting}.{user_id}", "must be an IANA time zone name")
+        zones[int(user_id)] = parse_timezone(zone.strip(), f"{setting}.{user_id}")
+    return zones
+
+
 def parse_account(entry: Mapping[str, Any], index: int, section: Mapping[str, Any]) -> Account:
     where = f"comagic.accounts[{index}]"
     secrets = credentials(entry, where)
@@ -142,7 +166,8 @@ def parse_account(entry: Mapping[str, Any], index: int, section: Mapping[str, An
         timezone=parse_timezone(entry.get("timezone"), f"{where}.timezone"),
         secrets=secrets,
         options={"setting": where, "api_url": api_url.rstrip("/"),
-                 "media_url": media_url.rstrip("/"), "user_ids": user_ids(entry, where)},
+                 "media_url": media_url.rstrip("/"), "user_ids": user_ids(entry, where),
+                 "client_timezones": client_timezones(entry, where)},
     )
 
 

@@ -8,15 +8,15 @@ from typing import Any, ClassVar
 
 from tap_calltrack.base import vendor_schema
 from tap_calltrack.comagic.client import (
-    AccountReportStream,
     ClientReportStream,
     ComagicStream,
     DimensionStream,
     Task,
+    refused_fields,
 )
 from tap_calltrack.comagic.runtime import CUSTOMER_USER_FIELDS, Scope
 from tap_calltrack.fanout import CallSource
-from tap_calltrack.recordings import RecordingRef
+from tap_calltrack.recordings import RecordingRef, recording_path, safe_name, url_part
 from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import Window, canonical_utc, local_midnight
@@ -74,22 +74,23 @@ class CampaignsStream(DimensionStream):
 
 def talk_url(media_url: str, communication_id: Any, record_id: Any) -> str:
     """An mp3 record's link (NOTES 2.5)."""
-    return f"{media_url}/system/media/talk/{communication_id}/{record_id}/"
+    ids = (url_part(value) for value in (communication_id, record_id))
+    return f"{media_url}/system/media/talk/{'/'.join(ids)}/"
 
 
-class CallsStream(CallSource, AccountReportStream):
+class CallsStream(CallSource, ClientReportStream):
     """Call sessions (the old getCallStats) with links to their mp3 records.
 
     The vendor's call source for the unified ``calls`` stream and the recordings (see
-    fanout.py): so its partition is the configured account, an agency's clients read
-    window by window inside it."""
+    fanout.py): its partitions, each direct account and each agency client, are the
+    fan-out's units, so every participant keeps a bookmark per client too."""
 
     name = "comagic_calls"
     method = "get.calls_report"
     primary_keys = ("app_id", "id")
     schema = vendor_schema("comagic", "calls")
     own_fields = frozenset({"record_urls"})
-    needed_fields = frozenset({"id", "start_time", "communication_id", "call_records"})
+    needed_fields = frozenset({"id", "start_time"})  # the key and the bookmark
 
     def wants_every_field(self) -> bool:
         """The unified and recordings streams map more than this stream's selection."""
@@ -97,11 +98,18 @@ class CallsStream(CallSource, AccountReportStream):
                   if stream is not self and stream.participates]
         return bool(others) or not self.selected
 
+    def call_accounts(self) -> list[Account]:
+        """Each direct account and each agency client, in its own zone."""
+        runtime = self.runtime
+        return [scope.account for account in self.accounts
+                for scope in runtime.partition_scopes(account)]
+
     def media_url(self, account: Account) -> str:
         return str(account.options.get("media_url") or self.setting("media_url")).rstrip("/")
 
     def normalise(self, row: dict[str, Any], scope: Scope) -> None:
         super().normalise(row, scope)
+        record_ids_as_text(row)
         media = self.media_url(scope.account)
         row["record_urls"] = [talk_url(media, row.get("communication_id"), record_id)
                               for record_id in row.get("call_records") or []]
@@ -114,12 +122,24 @@ class CallsStream(CallSource, AccountReportStream):
         media = self.media_url(account)
         app_id = record.get("app_id")
         return [RecordingRef(
-            relative_path=f"comagic/{app_id}/{communication_id}_{record_id}.mp3",
+            relative_path=recording_path("comagic", safe_name(app_id), communication_id,
+                                         record_id),
             url=talk_url(media, communication_id, record_id),
             record={"app_id": app_id, "user_id": record.get("user_id"), "id": record.get("id"),
                     "communication_id": communication_id, "record_id": record_id,
                     "start_time_utc": record.get("start_time_utc")},
         ) for record_id in record.get("call_records") or []]
+
+
+def record_ids_as_text(row: dict[str, Any]) -> None:
+    """Record ids are strings (hex digests in zfullio/comagic-service's ``[]string``); the
+    docs do not type them, so numeric ids become their decimal text: one column type
+    (docs/fidelity.md)."""
+    for name in ("call_records", "wav_call_records"):
+        ids = row.get(name)
+        if isinstance(ids, list):
+            row[name] = [str(value) if isinstance(value, int) and not isinstance(value, bool)
+                         else value for value in ids]
 
 
 class CallLegsStream(ClientReportStream):
@@ -128,6 +148,10 @@ class CallLegsStream(ClientReportStream):
     primary_keys = ("app_id", "id")
     schema = vendor_schema("comagic", "call_legs")
     needed_fields = frozenset({"id", "start_time"})
+
+    def normalise(self, row: dict[str, Any], scope: Scope) -> None:
+        super().normalise(row, scope)
+        record_ids_as_text(row)
 
 
 class DateTimeReport(ClientReportStream):
@@ -197,9 +221,32 @@ class CampaignDailyStatStream(ClientReportStream):
     date_field = "date"
     replication_key = "date_utc"
     own_fields = frozenset({"dimension_key"})
-    needed_fields = frozenset({"date", "site_id", "campaign_id"})
     key_parts: ClassVar[tuple[str, ...]] = ("campaign_id", "banner_group_id", "keyword_id",
                                             "current_banner_id")
+    #: The key (date, site_id, dimension_key) depends on these; nothing else is needed.
+    needed_fields = frozenset({"date", "site_id", *key_parts})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._campain_spelling = False
+
+    def vendor_fields(self) -> list[str]:
+        """The docs' table says ``campaign_id``, their example ``campain_id`` (NOTES quirk
+        21): once the API refuses the first, the second is asked instead."""
+        fields = super().vendor_fields()
+        if self._campain_spelling:
+            return ["campain_id" if name == "campaign_id" else name for name in fields]
+        return fields
+
+    def adjust(self, answer: Any, sent: Mapping[str, Any], what: str) -> None:
+        refused = refused_fields(answer.error or {}, list(sent.get("fields") or []))
+        if answer.mnemonic == "unexpected_parameters" and "campaign_id" in refused:
+            if not self._campain_spelling:  # requests in flight may repeat the refusal
+                self._campain_spelling = True
+                self.logger.warning("%s: the API does not know field 'campaign_id'; asking "
+                                    "'campain_id' (the docs' example spelling)", self.name)
+            return
+        super().adjust(answer, sent, what)
 
     def sort_fields(self) -> tuple[str, ...]:
         return ("date",)
@@ -220,7 +267,8 @@ class CampaignDailyStatStream(ClientReportStream):
     def normalise(self, row: dict[str, Any], scope: Scope) -> None:
         if "campain_id" in row:  # the doc's example spells it so (NOTES quirk 21)
             campaign_id = row.pop("campain_id")
-            row.setdefault("campaign_id", campaign_id)
+            if row.get("campaign_id") is None:
+                row["campaign_id"] = campaign_id
         day = local_date(row.get("date"))
         row["date_utc"] = (canonical_utc(local_midnight(day, scope.account.timezone))
                            if day else None)

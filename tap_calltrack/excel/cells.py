@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE, Cell
 
@@ -38,6 +39,7 @@ _UTC = dt.timezone.utc
 
 INTEGER, NUMBER, BOOLEAN, STRING = "integer", "number", "boolean", "string"
 DATE_TIME, DATE, JSON, ANY = "date-time", "date", "json", "any"
+DATE_TIME_UTC = "date-time-utc"
 ALL_TYPES = frozenset({"null", "boolean", "integer", "number", "string", "array", "object"})
 _JSON_TYPE_OF: dict[type, str] = {
     bool: "boolean",
@@ -57,13 +59,19 @@ ISSUE_KINDS: dict[str, str] = {
     "illegal_chars": "values with characters XML cannot hold (the characters were removed)",
     "cut_text": "texts over 32,767 characters, cut with a visible marker",
     "unknown_property": "record properties missing from the SCHEMA (ignored)",
+    "local_time_as_text": "vendor local times that did not agree with their UTC column "
+    "(or could be read more than one way), kept as text",
     "rollover_sheet": "continuation sheets opened because a sheet reached max_rows_per_sheet",
 }
 
 
 def to_json_text(value: Any) -> str:
     """Compact JSON, as the target writes arrays, deep objects and mismatched values."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:
+        # msgspec's encoder is not limited by Python's stack; the text is the same JSON.
+        return msgspec.json.encode(value).decode("utf-8", "replace")
 
 
 def utf16_len(text: str) -> int:
@@ -135,6 +143,7 @@ class CellRules:
             BOOLEAN: self.boolean,
             STRING: self.string,
             DATE_TIME: self.date_time,
+            DATE_TIME_UTC: self.date_time_utc,
             DATE: self.date,
             JSON: self.json_value,
         }[kind]
@@ -222,12 +231,27 @@ class CellRules:
             return self._as_text("date_out_of_range", value)
         return local
 
-    def local_datetime(self, parsed: dt.datetime) -> dt.datetime | None:
-        """``parsed`` (naive = UTC) in the target's zone, naive, to the millisecond."""
+    def date_time_utc(self, value: Any) -> Any:
+        """date-time columns named ``*_utc``: naive UTC date-times, to the ms."""
+        if type(value) is not str:
+            return self.mismatch(value)
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return self.mismatch(value)
+        utc = self.local_datetime(parsed, _UTC)
+        if utc is None:
+            return self._as_text("date_out_of_range", value)
+        return utc
+
+    def local_datetime(
+        self, parsed: dt.datetime, zone: dt.tzinfo | None = None
+    ) -> dt.datetime | None:
+        """``parsed`` (naive = UTC) in ``zone`` (the target's), naive, to the millisecond."""
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=_UTC)
         try:
-            local = parsed.astimezone(self.tz)
+            local = parsed.astimezone(zone or self.tz)
         except OverflowError:
             return None
         if local.year < MIN_DATE.year:
@@ -274,11 +298,23 @@ class CellRules:
         return convert
 
 
-def display_width(value: Any) -> int:
+def text_width(text: str) -> float:
+    """Width of one line of text in Excel's units (a digit's width in the default font).
+
+    Cyrillic letters are about a fifth wider than digits; capitals wider still.
+    """
+    if text.isascii():
+        return float(len(text))
+    wide = sum(1 for char in text if not char.isascii())
+    capitals = sum(1 for char in text if not char.isascii() and char.isupper())
+    return len(text) + 0.2 * wide + 0.2 * capitals
+
+
+def display_width(value: Any) -> float:
     """How many characters a converted value shows, for fitting column widths."""
     kind = type(value)
     if kind is str:
-        return max((len(line) for line in value.splitlines()), default=0)
+        return max((text_width(line) for line in value.splitlines()), default=0.0)
     if kind is dt.datetime:
         return 19
     if kind is dt.date:

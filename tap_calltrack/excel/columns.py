@@ -8,8 +8,9 @@ anything deeper are one column of compact JSON.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tap_calltrack.excel.cells import (
@@ -18,6 +19,7 @@ from tap_calltrack.excel.cells import (
     BOOLEAN,
     DATE,
     DATE_TIME,
+    DATE_TIME_UTC,
     INTEGER,
     JSON,
     NUMBER,
@@ -26,6 +28,21 @@ from tap_calltrack.excel.cells import (
     Converter,
 )
 from tap_calltrack.excel.errors import InputError
+from tap_calltrack.excel.localtime import read_local, utc_partner
+
+LOCAL_TEXT = "local-text"
+LOCAL_LABEL = "account's local time"
+# Shown right after the keys and times when a stream has them: who called, how long,
+# whether it counted, and where it came from (the three vendors' names for these).
+USEFUL_COLUMNS = (
+    "vendor", "account", "started_at", "callerNumber", "contact_phone_number", "clientNumber",
+    "caller_number", "phoneNumber", "virtual_phone_number", "tracking_number", "duration",
+    "total_duration", "duration_s", "talk_duration", "successful", "is_lost", "answered",
+    "status", "uniqueCall", "targetCall", "uniqTargetCall", "is_unique", "is_target",
+    "is_unique_target", "unique", "target", "uniqueTarget", "source", "medium", "utmSource",
+    "utmMedium", "utmCampaign", "utm_source", "utm_medium", "utm_campaign", "session",
+    "visit", "orderStatus", "completedAmount", "plannedAmount", "sale_cost", "city",
+)  # fmt: skip
 
 _SINGLE_KINDS = {"integer": INTEGER, "number": NUMBER, "boolean": BOOLEAN}
 _STRING_FORMATS = {"date-time": DATE_TIME, "date": DATE}
@@ -39,6 +56,7 @@ class Column:
     path: tuple[str, ...]
     kind: str
     allowed: frozenset[str] = ALL_TYPES
+    partner: tuple[str, ...] = ()  # a local-time text column: its UTC column's path
 
 
 def _visit_types(schema: Any, types: set[str], formats: set[str]) -> None:
@@ -105,11 +123,44 @@ def _leaf_columns(name: str, schema: Any, path: tuple[str, ...], depth_left: int
     children = object_properties(schema) if depth_left > 0 else None
     if children is None:
         kind, allowed = column_kind(schema)
+        if kind == DATE_TIME and name.lower().endswith("_utc"):
+            kind = DATE_TIME_UTC
         return [Column(".".join(path), path, kind, allowed)]
     columns: list[Column] = []
     for child, child_schema in children.items():
         columns.extend(_leaf_columns(child, child_schema, path, depth_left - 1))
     return columns
+
+
+def _with_time_labels(columns: list[Column], zone: str) -> list[Column]:
+    """Local date-times say their zone; vendor local texts beside a UTC column are read."""
+    utc_paths = {column.path for column in columns if column.kind == DATE_TIME_UTC}
+    result = []
+    for column in columns:
+        if column.kind == DATE_TIME:
+            column = replace(column, header=f"{column.header} ({zone})")
+        elif column.kind in (STRING, ANY) and "string" in column.allowed:
+            siblings = {path[-1] for path in utc_paths if path[:-1] == column.path[:-1]}
+            partner = utc_partner(column.path[-1], siblings)
+            if partner is not None:
+                column = replace(
+                    column,
+                    header=f"{column.header} ({LOCAL_LABEL})",
+                    kind=LOCAL_TEXT,
+                    partner=(*column.path[:-1], partner),
+                )
+        result.append(column)
+    return result
+
+
+def _useful_first(names: list[str], keys: list[str], properties: Mapping[str, Any]) -> list[str]:
+    """Keys, then times, then the columns people look at first, then the rest in order."""
+    rest = [name for name in names if name not in keys]
+    times = [name for name in rest if schema_types(properties.get(name))[1] == "date-time"]
+    locals_ = [name for name in rest if utc_partner(name, set(times))]
+    useful = [name for name in USEFUL_COLUMNS if name in properties and name not in keys]
+    ordered = dict.fromkeys([*keys, *times, *locals_, *useful, *rest])
+    return list(ordered)
 
 
 def _unique_headers(columns: list[Column]) -> list[Column]:
@@ -121,23 +172,29 @@ def _unique_headers(columns: list[Column]) -> list[Column]:
             n += 1
             header = f"{column.header} ({n})"
         seen.add(header.casefold())
-        result.append(Column(header, column.path, column.kind, column.allowed))
+        result.append(replace(column, header=header))
     return result
 
 
 def plan_columns(
-    schema: Mapping[str, Any], key_properties: Sequence[str], max_depth: int
+    schema: Mapping[str, Any],
+    key_properties: Sequence[str],
+    max_depth: int,
+    zone: str = "UTC",
 ) -> list[Column]:
-    """The sheet columns of a stream, key properties first, in a stable order."""
+    """The sheet columns of a stream, key properties first, in a stable order.
+
+    ``zone`` names the time zone local date-times are shown in, for their headers.
+    """
     properties = schema.get("properties")
     if not isinstance(properties, Mapping):
         raise InputError("SCHEMA has no 'properties' object")
     keys = [k for k in dict.fromkeys(key_properties) if isinstance(k, str)]
-    ordered = [*keys, *(name for name in properties if name not in keys)]
+    ordered = _useful_first([str(name) for name in properties], keys, properties)
     columns: list[Column] = []
     for name in ordered:
-        columns.extend(_leaf_columns(str(name), properties.get(name, {}), (), max_depth))
-    return _unique_headers(columns)
+        columns.extend(_leaf_columns(name, properties.get(name, {}), (), max_depth))
+    return _unique_headers(_with_time_labels(columns, zone))
 
 
 @dataclass
@@ -147,6 +204,15 @@ class _Node:
     children: list[_Node] = field(default_factory=list)
     width: int = 1
     known: frozenset[str] = frozenset()
+
+
+def _keep(value: Any) -> Any:
+    return value
+
+
+def _converter(column: Column, rules: CellRules) -> Converter:
+    # A local-time text is read after the row is built, beside its UTC partner's cell.
+    return _keep if column.kind == LOCAL_TEXT else rules.converter(column.kind, column.allowed)
 
 
 def _build_tree(columns: Sequence[Column], rules: CellRules) -> _Node:
@@ -159,7 +225,7 @@ def _build_tree(columns: Sequence[Column], rules: CellRules) -> _Node:
                 match = _Node(key)
                 node.children.append(match)
             node = match
-        node.children.append(_Node(column.path[-1], rules.converter(column.kind, column.allowed)))
+        node.children.append(_Node(column.path[-1], _converter(column, rules)))
     _set_widths(root)
     return root
 
@@ -177,11 +243,15 @@ class RowBuilder:
     def __init__(self, columns: Sequence[Column], rules: CellRules) -> None:
         self.rules = rules
         self._flat = all(len(column.path) == 1 for column in columns)
-        self._pairs = [
-            (column.path[0], rules.converter(column.kind, column.allowed)) for column in columns
-        ]
+        self._pairs = [(column.path[0], _converter(column, rules)) for column in columns]
         self._tree = _build_tree(columns, rules)
         self._top_known = self._tree.known
+        index = {column.path: i for i, column in enumerate(columns)}
+        self._local_texts = [
+            (i, index[column.partner], rules.converter(ANY, column.allowed))
+            for i, column in enumerate(columns)
+            if column.kind == LOCAL_TEXT
+        ]
 
     def build(self, record: Mapping[str, Any]) -> list[Any]:
         """The row for ``record``, one value per column."""
@@ -189,10 +259,27 @@ class RowBuilder:
             self._count_unknown(record, self._top_known)
         if self._flat:
             get = record.get
-            return [None if (v := get(k)) is None else convert(v) for k, convert in self._pairs]
-        row: list[Any] = []
-        self._extract(self._tree, record, row)
+            row = [None if (v := get(k)) is None else convert(v) for k, convert in self._pairs]
+        else:
+            row = []
+            self._extract(self._tree, record, row)
+        if self._local_texts:
+            self._read_local_texts(row)
         return row
+
+    def _read_local_texts(self, row: list[Any]) -> None:
+        for i, partner, fallback in self._local_texts:
+            value = row[i]
+            if type(value) is not str:
+                row[i] = None if value is None else fallback(value)
+                continue
+            utc = row[partner] if type(row[partner]) is dt.datetime else None
+            local = read_local(value, utc)
+            if local is None:
+                self.rules.issues["local_time_as_text"] += 1
+                row[i] = fallback(value)
+            else:
+                row[i] = local
 
     def _count_unknown(self, record: Mapping[str, Any], known: frozenset[str]) -> None:
         self.rules.issues["unknown_property"] += len(record.keys() - known)

@@ -11,7 +11,7 @@ import gzip
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "report_sheets": True,
 }
 _decode = msgspec.json.Decoder().decode
+MAX_FROZEN_COLUMNS = 4  # more key columns than this would fill the screen
+# Both JSON parsers give up at about 1,000 levels of nesting; nothing deeper can be read.
+_TOO_DEEP = "a value is nested too deeply to be read (about 1,000 levels or more)"
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,38 @@ def decode_line(line: bytes | str) -> dict[str, Any] | None:
             message = json.loads(line)
         except ValueError:
             raise InputError(f"invalid JSON ({exc})") from None
+        except RecursionError:
+            raise InputError(_TOO_DEEP) from None
+    except RecursionError:
+        raise InputError(_TOO_DEEP) from None
     if type(message) is not dict:
         raise InputError("a Singer message must be a JSON object")
     return message
+
+
+def checked_key_properties(keys: Any, schema: Mapping[str, Any]) -> list[str]:
+    """``key_properties`` as a list of property names; raises InputError when invalid."""
+    if keys is None:
+        return []
+    if type(keys) is not list or not all(type(key) is str for key in keys):
+        raise InputError("SCHEMA message whose 'key_properties' is not a list of strings")
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        missing = [key for key in keys if key not in properties]
+        if missing:
+            names = ", ".join(repr(key[:60]) for key in missing[:3])
+            raise InputError(f"'key_properties' names {names}, not in the SCHEMA's properties")
+    return keys
+
+
+def state_json(value: Any) -> str:
+    """A STATE value as one line of strict JSON; raises InputError if it has none."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError):
+        raise InputError("STATE value holds NaN or Infinity, which JSON cannot carry") from None
+    except RecursionError:
+        raise InputError("STATE value is nested too deeply to be written back") from None
 
 
 def _stream_name(message: Mapping[str, Any]) -> str:
@@ -146,7 +178,7 @@ class ExcelLoader:
         self.streams: dict[str, StreamOutput] = {}
         self.observers: dict[str, Callable[[Mapping[str, Any]], None] | None] = {}
         self.report = CallReport(settings.tz)
-        self.state: Any = None
+        self.state: str | None = None
         self.rows = 0
         self.progress = Progress(logger, progress_interval_s)
 
@@ -156,10 +188,13 @@ class ExcelLoader:
         schema = message.get("schema")
         if not isinstance(schema, Mapping):
             raise InputError("SCHEMA message without a 'schema' object")
-        keys = message.get("key_properties") or []
-        if not isinstance(keys, Sequence) or isinstance(keys, str):
-            raise InputError("SCHEMA message whose 'key_properties' is not a list")
-        columns = plan_columns(schema, keys, self.settings.flatten_max_depth)
+        keys = checked_key_properties(message.get("key_properties"), schema)
+        try:
+            columns = plan_columns(
+                schema, keys, self.settings.flatten_max_depth, self.settings.tz.key
+            )
+        except RecursionError:
+            raise InputError("SCHEMA is nested too deeply to be read") from None
         out = self.streams.get(stream)
         if out is None:
             out = self.streams[stream] = StreamOutput(
@@ -168,7 +203,8 @@ class ExcelLoader:
             self.observers[stream] = (
                 self.report.observer(stream) if self.settings.report_sheets else None
             )
-        out.set_columns(columns)
+        keyed = sum(1 for column in columns if column.path[0] in keys)
+        out.set_columns(columns, frozen_columns=keyed if keyed <= MAX_FROZEN_COLUMNS else 0)
 
     def record(self, message: Mapping[str, Any]) -> None:
         """A RECORD message: one row."""
@@ -195,7 +231,7 @@ class ExcelLoader:
         """A STATE message: kept until the workbook is in place."""
         if "value" not in message:
             raise InputError("STATE message without a 'value'")
-        self.state = message["value"]
+        self.state = state_json(message["value"])
 
     def activate_version(self, message: Mapping[str, Any]) -> None:
         """ACTIVATE_VERSION: every run writes a whole new workbook, so nothing to do."""
@@ -233,8 +269,8 @@ class ExcelLoader:
         except OSError as exc:
             raise InputError(f"BATCH file {path}: {exc.strerror or exc}") from None
 
-    def finish(self) -> Any:
-        """Close the sheets, add the report, save atomically; returns the held STATE."""
+    def finish(self) -> str | None:
+        """Close the sheets, add the report, save atomically; returns the held STATE line."""
         for out in self.streams.values():
             out.close()
         if self.settings.report_sheets:
@@ -264,9 +300,11 @@ class ExcelLoader:
         for problem in self.report.problems():
             self.logger.warning("Report: %s", problem)
         for name, out in self.streams.items():
+            sheets = ", ".join(repr(sheet) for sheet in out.sheet_names)
+            self.logger.info("Stream %r: %s rows on %s", name, f"{out.rows:,}", sheets)
             for kind, description in ISSUE_KINDS.items():
                 count = out.issues[kind]
-                level = logging.WARNING if count else logging.INFO
+                level = logging.WARNING if count else logging.DEBUG
                 self.logger.log(level, "Stream %r: %d %s", name, count, description)
         self.logger.info(
             "Wrote %s: %s rows from %d streams",

@@ -7,7 +7,6 @@ the settings; the messages skip the SDK's sinks and record validation and go str
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import typing as t
@@ -182,7 +181,7 @@ class TargetCalltrackExcel(Target):
             self.loader.abort()
             raise
         if state is not None:
-            sys.stdout.write(json.dumps(state) + "\n")
+            sys.stdout.write(state + "\n")
             sys.stdout.flush()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

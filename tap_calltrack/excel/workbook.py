@@ -25,6 +25,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from tap_calltrack.excel.cells import XML_ILLEGAL_RE, CellRules, clean_text, display_width
 from tap_calltrack.excel.columns import Column, RowBuilder
+from tap_calltrack.excel.sheetfile import BufferPool, create_sheet
 
 MAX_SHEET_NAME = 31
 EXCEL_MAX_DATA_ROWS = 1_048_575
@@ -85,7 +86,7 @@ def header_cell(owner: WriteOnlyWorksheet, text: Any) -> WriteOnlyCell:
 
 def fit_widths(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[float]:
     """Column widths fitted to the header and a sample of rows."""
-    widths = [float(len(h)) + 2 for h in headers]
+    widths = [display_width(h) + 2.0 for h in headers]
     for row in rows:
         for i, value in enumerate(row[: len(widths)]):
             if value is not None:
@@ -93,11 +94,16 @@ def fit_widths(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[fl
     return [min(max(w, MIN_WIDTH), MAX_WIDTH) for w in widths]
 
 
-def start_table(ws: WriteOnlyWorksheet, headers: Sequence[str], widths: Sequence[float]) -> None:
-    """Column widths, the frozen header row and the header itself (before any data row)."""
+def start_table(
+    ws: WriteOnlyWorksheet,
+    headers: Sequence[str],
+    widths: Sequence[float],
+    frozen_columns: int = 0,
+) -> None:
+    """Column widths, the frozen header row (and key columns), the header (before any row)."""
     for i, width in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = width
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = f"{get_column_letter(frozen_columns + 1)}2"
     ws.append([header_cell(ws, h) if h != "" else None for h in headers])
 
 
@@ -115,17 +121,22 @@ class SheetWriter:
     """
 
     def __init__(
-        self, ws: WriteOnlyWorksheet, headers: Sequence[str], widths: list[float] | None
+        self,
+        ws: WriteOnlyWorksheet,
+        headers: Sequence[str],
+        widths: list[float] | None,
+        frozen_columns: int = 0,
     ) -> None:
         self.ws = ws
         self.headers = list(headers)
         self.rows = 0
         self.widths = widths
+        self.frozen_columns = frozen_columns
         self._sample: list[list[Any]] | None = None
         if widths is None:
             self._sample = []
         else:
-            start_table(ws, self.headers, widths)
+            start_table(ws, self.headers, widths, frozen_columns)
 
     def append(self, row: list[Any]) -> None:
         """Add one data row."""
@@ -140,7 +151,7 @@ class SheetWriter:
     def _flush_sample(self) -> None:
         sample, self._sample = self._sample or [], None
         self.widths = fit_widths(self.headers, sample)
-        start_table(self.ws, self.headers, self.widths)
+        start_table(self.ws, self.headers, self.widths, self.frozen_columns)
         for row in sample:
             self.ws.append(row)
 
@@ -166,6 +177,7 @@ class StreamOutput:
         self.sheets: list[SheetWriter] = []
         self.sheet: SheetWriter | None = None
         self.columns: tuple[Column, ...] = ()
+        self.frozen_columns = 0
         self.builder: RowBuilder | None = None
 
     @property
@@ -178,12 +190,16 @@ class StreamOutput:
         """The titles of the stream's sheets, in order."""
         return [sheet.ws.title for sheet in self.sheets]
 
-    def set_columns(self, columns: Sequence[Column]) -> None:
-        """Columns from a (new) SCHEMA; a change of columns starts a new sheet."""
+    def set_columns(self, columns: Sequence[Column], frozen_columns: int = 0) -> None:
+        """Columns from a (new) SCHEMA; a change of columns starts a new sheet.
+
+        ``frozen_columns`` (the key columns) stay in view when the sheet scrolls sideways.
+        """
         columns = tuple(columns)
         if self.builder is not None and columns == self.columns:
             return
         self.columns = columns
+        self.frozen_columns = frozen_columns
         self.builder = RowBuilder(columns, self.rules)
         self.sheet = None
 
@@ -205,7 +221,8 @@ class StreamOutput:
             if not self.sheets
             else f"{self.sheets[0].ws.title} ({len(self.sheets) + 1})"
         )
-        self.sheet = self.book.new_sheet(name, [c.header for c in self.columns], widths)
+        headers = [c.header for c in self.columns]
+        self.sheet = self.book.new_sheet(name, headers, widths, self.frozen_columns)
         self.rules.owner = self.sheet.ws
         self.sheets.append(self.sheet)
         return self.sheet
@@ -223,19 +240,24 @@ class WorkbookWriter:
 
     def __init__(self, max_rows: int, reserved_names: Iterable[str] = ()) -> None:
         self.wb = Workbook(write_only=True)
+        self.pool = BufferPool()
         self.max_rows = max_rows
         self.names = SheetNames(reserved_names)
 
     def new_sheet(
-        self, wanted: str, headers: Sequence[str], widths: list[float] | None
+        self,
+        wanted: str,
+        headers: Sequence[str],
+        widths: list[float] | None,
+        frozen_columns: int = 0,
     ) -> SheetWriter:
         """A new data sheet named after ``wanted``."""
-        ws = self.wb.create_sheet(self.names.claim(wanted))
-        return SheetWriter(ws, headers, widths)
+        ws = create_sheet(self.wb, self.names.claim(wanted), self.pool)
+        return SheetWriter(ws, headers, widths, frozen_columns)
 
     def new_plain_sheet(self, title: str) -> WriteOnlyWorksheet:
         """A sheet whose name was reserved up front (the report sheets)."""
-        return self.wb.create_sheet(title)
+        return create_sheet(self.wb, title, self.pool)
 
     def order_sheets(self, first: Sequence[str], last: Sequence[str]) -> None:
         """Move the named sheets to the front and the back, keeping the others' order."""
@@ -245,7 +267,7 @@ class WorkbookWriter:
         middle = [s for s in sheets if s not in front and s not in back]
         sheets[:] = [*front, *middle, *back]
         if not sheets:
-            self.wb.create_sheet("Empty")
+            create_sheet(self.wb, "Empty", self.pool)
 
     def save(self, path: Path) -> None:
         """Build the .xlsx beside ``path`` and move it into place only when complete."""

@@ -3,7 +3,8 @@
 Behaviour follows ../shared/vendor-docs (doc 002, NOTES.md section 3): the route is the
 raw query string (read from ``SandboxRequest.raw_query``, never unquoted, so a client that
 percent-encodes it is refused like the vendor would); pages from 0, 1000 calls a page;
-``from``/``to`` as ``Y-m-d`` (``to`` inclusive) or unix timestamps; v3 answers are bare
+``from``/``to`` as ``Y-m-d`` (``to`` inclusive, or exclusive with ``--callkeeper-to
+exclusive``: the doc's example does not settle it) or unix timestamps; v3 answers are bare
 arrays whose values are never null; errors are ``{"inbound": {"error": ...}, "info",
 "payload": []}``.
 
@@ -15,7 +16,7 @@ principal     method      answer shape   a page past the last one answers
 user-1        get         v3 array       ``[]``
 role-1        getByRole   v3 array       "Incorrect page is set"
 user-2        getWithRole v3 array       "No rows found" (own calls + role-1's)
-user-3        get         legacy         "Incorrect page is set" (envelope, ofPages)
+user-3        get         legacy v1      "Incorrect page is set" (envelope, ofPages)
 user-4...     get         v3 array       ``[]`` (only when ``--accounts`` > 4)
 ============  ==========  =============  ==========================================
 
@@ -145,33 +146,52 @@ def error_body(message: str) -> dict[str, Any]:
     return {"inbound": {"error": message}, "info": INFO, "payload": []}
 
 
-def parse_bound(text: str | None, zone: ZoneInfo, *, upper: bool) -> dt.datetime | None:
-    """A route date as naive local time: Y-m-d (``to`` means the whole day) or a timestamp."""
+def parse_bound(text: str | None, zone: ZoneInfo, *, upper: bool,
+                inclusive: bool = True) -> dt.datetime | None:
+    """A route date as naive local time: Y-m-d or a timestamp. As ``to``, an exclusive
+    bound: the end of that day or second (``inclusive``), or its start."""
     if text is None:
         return None
     if text.isascii() and text.isdigit():
         moment = dt.datetime.fromtimestamp(int(text), zone).replace(tzinfo=None)
-        return moment + dt.timedelta(seconds=1) if upper else moment
+        return moment + dt.timedelta(seconds=1) if upper and inclusive else moment
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         return None
     try:
         day = dt.date.fromisoformat(text)
     except ValueError:
         return None
-    return dt.datetime.combine(day + dt.timedelta(days=1) if upper else day, dt.time(0))
+    return dt.datetime.combine(day + dt.timedelta(days=1) if upper and inclusive else day,
+                               dt.time(0))
 
 
-def blank_to_legacy(row: dict[str, Any]) -> dict[str, Any]:
-    """The legacy envelope's placeholders: "-" for empty strings, null for empty links and
-    dates (NOTES.md 3.1, the v1 example)."""
-    legacy = {}
-    for name, value in row.items():
-        if value == "" and name in ("recordUrl", "cbOrderDate", "localDate"):
-            value = None
-        elif value == "":
-            value = "-"
-        legacy[name] = value
-    return legacy
+def v1_row(row: dict[str, Any], index: int, null_times: bool = False) -> dict[str, Any]:
+    """A v3 call in the v1 names of the legacy envelope's only example (NOTES.md 3.1):
+    ``callId`` (a number), ``state`` "first/second", ``timeStart``, ``clientPhone``, ``record``
+    and camel-case UTMs, "-" for empty strings, null for an empty record. ``timeStart`` is
+    ``Y-m-d H:i:s`` in the cabinet's zone (its format is not documented); the example's is
+    null: with ``null_times`` every tenth call has none either."""
+    callback = row["serviceType"] == "callback"
+    legacy = {
+        "callId": int(row["universalId"]),
+        "state": f"{row['statusFirst']}/{row['statusSecond']}",
+        "stateDescription": "Успешный звонок" if row["status"] == "success"
+        else "Абонент не ответил",
+        "timeStart": None if null_times and index % 10 == 3 else row["callTime"],
+        "duration": row["duration"], "clientPhone": row["clientNumber"],
+        "officePhone": row["managerNumber"], "routePhone": row["callerIdToClient"],
+        "campaignId": row["ctCampaignId"], "campaignName": row["ctCampaignName"],
+        "officeName": row["cbOfficeName"],
+        "callType": "Обратный звонок" if callback else "Динамический коллтрекинг",
+        "sourceType": row["utm_medium"],
+        "audition": "Прослушано" if row["ctIsListened"] == "1" else "Не прослушано",
+        "record": row["recordUrl"] or None, "tagsId": [],
+        "utmSource": row["utm_source"], "city": row["city"], "site": row["site"],
+        "device": row["device"], "region": row["region"], "clientIp": row["ipAddress"],
+        "utmMedium": row["utm_medium"], "utmCampaign": row["utm_campaign"],
+        "utmTerm": row["utm_term"], "utmContent": row["utm_content"],
+    }
+    return {name: "-" if value == "" else value for name, value in legacy.items()}
 
 
 class CallkeeperApp:
@@ -184,6 +204,8 @@ class CallkeeperApp:
         self.by_key = {p.key: p for p in self.principals}
         self.by_slug = {p.slug: p for p in self.principals}
         self.by_number = {p.number: p for p in self.principals}
+        self.inclusive_to = options.callkeeper_to != "exclusive"
+        self.v1_null_times = options.callkeeper_v1_null_times
 
     # --- sandbox protocol --------------------------------------------------------------
 
@@ -246,8 +268,7 @@ class CallkeeperApp:
             raise Refusal(BAD_PAGE)
         return Route(principal, method, int(page), *self.bounds(principal, start, end))
 
-    @staticmethod
-    def bounds(principal: Principal, start: str | None, end: str | None
+    def bounds(self, principal: Principal, start: str | None, end: str | None
                ) -> tuple[dt.datetime, dt.datetime]:
         zone = ZoneInfo(principal.timezone)
         lower = parse_bound(start, zone, upper=False)
@@ -255,7 +276,7 @@ class CallkeeperApp:
             raise Refusal(BAD_START)
         if end is None:  # "defaults to the current date"
             end = dt.datetime.now(zone).date().isoformat()
-        upper = parse_bound(end, zone, upper=True)
+        upper = parse_bound(end, zone, upper=True, inclusive=self.inclusive_to)
         if upper is None:
             raise Refusal(BAD_END)
         return lower, upper
@@ -280,6 +301,8 @@ class CallkeeperApp:
         chunk = calls[route.page * PAGE_SIZE:(route.page + 1) * PAGE_SIZE]
         rows = [self.call_row(owner, facts, route.page, base_url) for owner, facts in chunk]
         if route.principal.shape == "legacy":
+            rows = [v1_row(row, facts.index, self.v1_null_times) for row, (_, facts) in
+                    zip(rows, chunk, strict=True)]
             return SandboxResponse.json(self.envelope(route, rows, len(calls), pages))
         return SandboxResponse.json(rows)
 
@@ -293,7 +316,7 @@ class CallkeeperApp:
     @staticmethod
     def envelope(route: Route, rows: list[dict[str, Any]], total: int, pages: int
                  ) -> dict[str, Any]:
-        payload = [blank_to_legacy(row) for row in rows]
+        payload = rows
         zone = ZoneInfo(route.principal.timezone)
         return {
             "inbound": {
@@ -419,6 +442,10 @@ class CallkeeperApp:
         calls = self.world.calls_on(VENDOR, owner.slug,
                                     self.world.first_day + dt.timedelta(days=offset))
         return (owner, calls[index]) if index < len(calls) else None
+
+    def is_media(self, path: str) -> bool:
+        """A recording download (the sandbox's --faults cut these bodies too)."""
+        return RECORD_PATH.match(path) is not None
 
     def recording(self, uid_text: str) -> SandboxResponse:
         found = self.find_call(int(uid_text))

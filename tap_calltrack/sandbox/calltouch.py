@@ -24,7 +24,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,23 @@ STATS_PATH = re.compile(
     rf"^{BASE}/statistics/(\d+)/calls/(total-count|count-by-date|seo/count-by-date|"
     rf"seo/count-by-keywords)/?$")
 REQUESTS_PATH = re.compile(rf"^{BASE}/requests/?$")
+NODE_PATH = re.compile(rf"^{BASE}/(\d+)/getnodeid/?$")
+
+
+def flags_read(request: SandboxRequest, strict: bool) -> SandboxRequest:
+    """Flags (``with*``, ``*Only``, ``withAllOrderOrigins``) as the handlers read them.
+    The docs show ``true``; Airbyte's source-calltouch sends Python's ``True``; the API's
+    Spring backend parses booleans case-insensitively, so both count unless the quirk
+    ``calltouch-strict-flags`` is on (docs/fidelity.md)."""
+    if strict:
+        return request
+    query = {key: value.lower() if is_flag(key) and value.lower() in ("true", "false")
+             else value for key, value in request.query.items()}
+    return replace(request, query=query)
+
+
+def is_flag(name: str) -> bool:
+    return name.startswith("with") or name.endswith("Only")
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,21 @@ def add_ad_platforms(record: dict[str, Any], f: CallFacts, query: dict[str, str]
                                    "criteriaId": d} if f.source == "google" else None
 
 
+def map_visit(f: CallFacts) -> dict[str, Any]:
+    """A visit of ``mapVisits`` with the members public clients declare (the Go SDK's
+    MapVisits, Airbyte's schema; docs/fidelity.md)."""
+    global_id = zlib.crc32(f.caller_number.encode()) * 7 % 10**10
+    return {"sessionId": f.session_id, "sessionDate": ct_datetime(f.session_local),
+            "source": f.source, "medium": f.medium, "keyword": f.keyword,
+            "utmSource": f.utm_source, "utmMedium": f.utm_medium,
+            "utmCampaign": f.utm_campaign, "utmContent": f.utm_content,
+            "utmTerm": f.utm_term, "city": f.city, "url": f.landing_url, "ref": f.referrer,
+            "ip": f.ip, "userAgent": f"Mozilla/5.0 ({f.os}) {f.browser}",
+            "guaClientId": f.ga_client_id, "additionalTags": [],
+            "ctClientId": zlib.crc32(f.caller_number.encode()) % 10**9,
+            "ctGlobalId": global_id}
+
+
 class CalltouchApp:
     prefix = PREFIX
 
@@ -138,7 +170,8 @@ class CalltouchApp:
         }, status)
 
     def handle(self, request: SandboxRequest) -> SandboxResponse:
-        routes = [
+        request = flags_read(request, "calltouch-strict-flags" in self.options.quirks)
+        routes = [(NODE_PATH, self.node_id),
             (DOWNLOAD_PATH, self.download), (CALLS_PATH, self.calls),
             (ORDERS_PATH, self.orders), (STATS_PATH, self.statistics),
             (REQUESTS_PATH, self.requests),
@@ -152,6 +185,13 @@ class CalltouchApp:
                     return self.error(exc.status, str(exc), request.path)
         # Unknown paths answer the help centre's HTML page, as the vendor does.
         return SandboxResponse.html("Calltouch — Центр поддержки", 200)
+
+    def node_id(self, request: SandboxRequest, site_id: str) -> SandboxResponse:
+        """The legacy API-node lookup, without auth: ``{"nodeId": N}`` (hexeh/CalltouchAPI,
+        the CalltouchGrabber client: NOTES 1.1); an unknown site is a 404."""
+        if int(site_id) not in self.sites:
+            return self.error(404, "Site not found", request.path)
+        return SandboxResponse.json({"nodeId": 1})
 
     # --- auth and parameters -----------------------------------------------------------
 
@@ -333,14 +373,14 @@ class CalltouchApp:
                 "orderDate": ct_datetime(f.started_local), "createdDate": ct_date(f.day),
                 "completedDate": None}]
         if query.get("withMapVisits") == "true":
-            record["mapVisits"] = [{"sessionId": f.session_id,
-                                    "sessionDate": ct_datetime(f.session_local),
-                                    "source": f.source, "medium": f.medium,
-                                    "utmSource": f.utm_source, "utmCampaign": f.utm_campaign,
-                                    "city": f.city, "url": f.landing_url}]
+            record["mapVisits"] = [map_visit(f)]
         add_ad_platforms(record, f, query)
 
     # --- record download ---------------------------------------------------------------
+
+    def is_media(self, path: str) -> bool:
+        """A recording download (the sandbox's --faults cut these bodies too)."""
+        return DOWNLOAD_PATH.match(path) is not None
 
     def download(self, request: SandboxRequest, site_id: str, call_id: str) -> SandboxResponse:
         site = self.site_for(site_id, request.query.get("clientApiId"))
@@ -396,7 +436,9 @@ class CalltouchApp:
                 "utmTerm": f.utm_term, "city": f.city, "ip": f"{f.ip}/32",
                 "browser": f.browser, "ref": f.referrer, "url": f.landing_url,
                 "guaClientId": None, "yaClientId": f.ya_client_id, "attribution": 1,
-                "attrs": None, "additionalTags": [], "device": f.device, "os": f.os},
+                "attrs": None, "additionalTags": [], "device": f.device, "os": f.os,
+                "sessionDate": ct_datetime(f.session_local),
+                "ctGlobalId": zlib.crc32(f.caller_number.encode()) * 7 % 10**10},
             "client": {"clientId": zlib.crc32(f.caller_number.encode()) % 10**7,
                        "fio": "Клиент" if f.index % 2 else None,
                        "phones": [{"phoneNumber": f.caller_number, "phoneType": "OTHER"}],
@@ -418,8 +460,7 @@ class CalltouchApp:
             record["RequestTags"] = [{"category": "", "type": "AUTO-CT", "names": list(f.tags)}
                                      ] if f.tags else []
         if query.get("withMapVisits") == "true":
-            record["mapVisits"] = [{"sessionId": f.session_id, "source": f.source,
-                                    "sessionDate": ct_datetime(f.session_local)}]
+            record["mapVisits"] = [map_visit(f)]
         add_ad_platforms(record, f, query)
         if query.get("withWidgetInfo") == "true":
             record["widgetInfo"] = {"fields": [{"name": "name", "value": "Клиент",

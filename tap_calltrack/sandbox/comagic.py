@@ -26,11 +26,18 @@ role        behaviour
 direct      permanent token, Europe/Moscow
 login       login/password sessions (1 hour, configurable), Asia/Yekaterinburg,
             no chats component (get.chats_report: method_component_disabled)
-agency      permanent token, Europe/Samara, two clients with their own data
+agency      permanent token, Europe/Samara, two clients with their own data and zones
+            (7001 Asia/Yekaterinburg, 7002 Europe/Samara)
 blocked     its token is blocked (access_token_blocked)
 ip_denied   every call answers ip_not_whitelisted
 big         get.calls_report holds ``big_rows`` (120000) calls on BIG_DAY, cheaply
+zones       permanent token, an agency in Europe/Moscow with three clients in
+            Europe/Kaliningrad, Asia/Yekaterinburg and Asia/Novosibirsk
 ==========  ===============================================================
+
+get.account with a client's ``user_id`` answers the client's own account (app_id =
+its customer_id, its zone); ``account_user_id`` in the options makes it refuse
+``user_id`` (unexpected_parameters) or ignore it (the agency's own account).
 
 Test controls: ``GET /comagic/_sandbox/state`` (calls per method, errors per mnemonic,
 the last params of each method without secrets), ``POST /comagic/_sandbox/options``
@@ -103,24 +110,6 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-ATTRIBUTION = _words("""communication_number communication_page_url ua_client_id
-ym_client_id sale_date sale_cost search_query search_engine referrer_domain referrer
-entrance_page gclid yclid ymclid ef_id channel tags visitor_id person_id visitor_type
-visitor_session_id visits_count visitor_first_campaign_id visitor_first_campaign_name
-visitor_city visitor_region visitor_country visitor_device visitor_custom_properties
-segments site_id site_domain_name campaign_id campaign_name visit_other_campaign utm_source
-utm_medium utm_term utm_content utm_campaign openstat_ad openstat_campaign openstat_service
-openstat_source attributes eq_utm_source eq_utm_medium eq_utm_term eq_utm_content
-eq_utm_campaign eq_utm_referrer eq_utm_expid""")
-SOURCES = _words("source_id source_name source_new channel_new channel_code")
-
-
-def without(names: tuple[str, ...], excluded: str) -> tuple[str, ...]:
-    """``names`` less those already in a method's default set."""
-    dropped = set(excluded.split())
-    return tuple(name for name in names if name not in dropped)
-
-
 @dataclass(frozen=True)
 class Method:
     defaults: tuple[str, ...]
@@ -130,6 +119,9 @@ class Method:
     params: frozenset[str] = frozenset()
     sortable: frozenset[str] = frozenset({"id"})
     bare: bool = False  # ``result`` is the list itself
+    #: Fields the docs do not list but public clients request (docs/fidelity.md): accepted
+    #: unless the quirk ``comagic-documented-fields`` is on.
+    extras: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -141,7 +133,10 @@ LIST_PARAMS = frozenset({"access_token", "user_id", "limit", "offset", "filter",
 REPORT_PARAMS = LIST_PARAMS | {"date_from", "date_till"}
 
 METHODS: dict[str, Method] = {
-    "get.account": Method(_words("app_id name timezone"), params=frozenset({"access_token"})),
+    # user_id: as the public comagic-data-api-sdk sends it (docs/comagic.md, Agencies);
+    # Controls.account_user_id plays the other readings.
+    "get.account": Method(_words("app_id name timezone"),
+                          params=frozenset({"access_token", "user_id"})),
     "get.customer_users": Method(_words("id login name customer_id"), ("description",),
                                  params=LIST_PARAMS),
     "get.sites": Method(_words("id name domain_name default_phone_number state"), _words(
@@ -157,67 +152,120 @@ METHODS: dict[str, Method] = {
         site_domain_name site_blocks static_utm_source static_utm_medium static_utm_campaign
         static_utm_term static_utm_content dynamic_call_tracking campaign_conditions"""),
         params=LIST_PARAMS),
-    "get.calls_report": Method(_words(
-        """id start_time finish_time finish_reason direction cpn_region_id cpn_region_name
-        cpn_country_name cpn_country_id source is_lost contact_phone_number communication_id
-        communication_type wait_duration total_wait_duration talk_duration clean_talk_duration
-        total_duration call_records wav_call_records full_record_file_link
-        virtual_phone_number"""), _words(
-        """properties scenario_operations lost_call_processing_duration postprocess_duration
-        voice_mail_records is_transfer employees last_answered_employee_id
+    "get.calls_report": Method(_words("""
+        id start_time finish_time finish_reason direction cpn_region_id
+        cpn_region_name cpn_country_name cpn_country_id source is_lost
+        contact_phone_number communication_id communication_type wait_duration
+        total_wait_duration talk_duration clean_talk_duration total_duration
+        call_records wav_call_records full_record_file_link virtual_phone_number"""), _words("""
+        properties scenario_operations communication_number communication_page_url
+        lost_call_processing_duration postprocess_duration voice_mail_records
+        ua_client_id ym_client_id sale_date sale_cost is_transfer search_query
+        search_engine referrer_domain referrer entrance_page gclid yclid ymclid ef_id
+        channel tags employees last_answered_employee_id
         last_answered_employee_full_name last_answered_employee_rating
-        first_answered_employee_id first_answered_employee_full_name last_talked_employee_id
-        last_talked_employee_full_name first_talked_employee_id first_talked_employee_full_name
-        operator_phone_number scenario_id scenario_name auto_call_campaign_name
-        call_api_request_id call_api_external_id contact_id contact_full_name ext_id""")
-        + ATTRIBUTION + SOURCES, dated=True,
-        params=REPORT_PARAMS | {"include_ongoing_calls"},
+        first_answered_employee_id first_answered_employee_full_name
+        last_talked_employee_id last_talked_employee_full_name
+        first_talked_employee_id first_talked_employee_full_name operator_phone_number
+        scenario_name scenario_id site_domain_name site_id campaign_name campaign_id
+        visit_other_campaign auto_call_campaign_name visitor_id person_id visitor_type
+        visitor_session_id visits_count visitor_first_campaign_id
+        visitor_first_campaign_name visitor_city visitor_region visitor_country
+        visitor_device visitor_custom_properties segments call_api_request_id
+        call_api_external_id contact_id contact_full_name utm_source utm_medium
+        utm_term utm_content utm_campaign openstat_ad openstat_campaign
+        openstat_service openstat_source attributes eq_utm_source eq_utm_medium
+        eq_utm_term eq_utm_content eq_utm_campaign eq_utm_referrer eq_utm_expid
+        source_id source_name source_new channel_new channel_code ext_id"""),
+        extras=_words("utm_referrer"),
+        dated=True, params=REPORT_PARAMS | {"include_ongoing_calls"},
         sortable=frozenset({"id", "start_time"})),
-    "get.call_legs_report": Method(_words(
-        """id call_session_id call_records start_time connect_time duration total_duration
-        finish_reason virtual_phone_number calling_phone_number called_phone_number
-        direction is_transfered is_operator employee_id"""), _words(
-        """wav_call_records finish_reason_description employee_full_name
-        employee_phone_number employee_rating scenario_id scenario_name is_coach
-        release_cause_code release_cause_description is_failed is_talked contact_id
-        contact_full_name contact_phone_number action_id action_name group_id group_name"""),
+    "get.call_legs_report": Method(_words("""
+        id call_session_id call_records wav_call_records start_time connect_time
+        duration total_duration finish_reason virtual_phone_number
+        calling_phone_number called_phone_number direction is_transfered is_operator
+        employee_id employee_rating scenario_id is_coach release_cause_code
+        release_cause_description is_failed action_id action_name group_id
+        group_name"""), _words("""
+        finish_reason_description employee_full_name employee_phone_number
+        scenario_name is_talked contact_id contact_full_name contact_phone_number"""),
         dated=True, params=REPORT_PARAMS, sortable=frozenset({"id", "start_time"})),
-    "get.communications_report": Method(_words(
-        """id communication_type date_time visitor_id person_id visitor_session_id site_id
-        campaign_id"""), without((*ATTRIBUTION, "utm_referrer", "utm_expid", *SOURCES),
-                                 "visitor_id person_id visitor_session_id site_id campaign_id"),
+    "get.communications_report": Method(_words("""
+        id communication_type date_time visitor_id person_id visitor_session_id
+        site_id campaign_id"""), _words("""
+        communication_number communication_page_url ua_client_id ym_client_id
+        sale_date sale_cost search_query search_engine referrer_domain referrer
+        entrance_page gclid yclid ymclid ef_id channel tags visitor_type visits_count
+        visitor_first_campaign_id visitor_first_campaign_name visitor_city
+        visitor_region visitor_country visitor_device visitor_custom_properties
+        site_domain_name campaign_name visit_other_campaign segments utm_source
+        utm_medium utm_term utm_content utm_campaign utm_referrer utm_expid
+        openstat_ad openstat_campaign openstat_service openstat_source attributes
+        eq_utm_source eq_utm_medium eq_utm_term eq_utm_content eq_utm_campaign
+        eq_utm_referrer eq_utm_expid source_id source_name source_new channel_new
+        channel_code"""),
         dated=True, params=REPORT_PARAMS, sortable=frozenset({"id", "date_time"})),
-    "get.goals_report": Method(_words(
-        "type ext_id source communication_id communication_type site_id campaign_id"),
-        ("id", "date_time", "name",
-         *without((*ATTRIBUTION, "utm_referrer"), "site_id campaign_id")),
+    "get.goals_report": Method(_words("""
+        type ext_id source communication_id communication_type site_id campaign_id"""), _words("""
+        id date_time name communication_number communication_page_url ua_client_id
+        ym_client_id sale_date sale_cost search_query search_engine referrer_domain
+        referrer entrance_page gclid yclid ymclid ef_id channel tags site_domain_name
+        campaign_name visit_other_campaign visitor_id person_id visitor_type
+        visitor_session_id visits_count visitor_first_campaign_id
+        visitor_first_campaign_name visitor_city visitor_region visitor_country
+        visitor_device visitor_custom_properties segments utm_source utm_medium
+        utm_term utm_content utm_campaign openstat_ad openstat_campaign
+        openstat_service openstat_source attributes eq_utm_source eq_utm_medium
+        eq_utm_term eq_utm_content eq_utm_campaign eq_utm_referrer eq_utm_expid"""),
+        extras=_words("utm_referrer"),
         dated=True, params=REPORT_PARAMS, sortable=frozenset({"id", "date_time"})),
-    "get.offline_messages_report": Method(_words(
-        """id date_time text status form_type visitor_name visitor_phone_number
-        visitor_email site_id campaign_id"""), _words(
-        """process_time form_name is_agree_to_process_personal_data is_agree_to_mailing
-        group_id group_name employee_id employee_full_name ext_id site_domain_name
-        campaign_name visitor_id person_id visitor_session_id communication_page_url
-        utm_source utm_medium utm_term utm_content utm_campaign tags"""),
+    "get.offline_messages_report": Method(_words("""
+        id text communication_id is_agree_to_process_personal_data is_agree_to_mailing
+        status form_type properties employee_id site_id campaign_id
+        visitor_phone_number visitor_email visitor_name visitor_id visitor_session_id"""),
+        _words("""
+        date_time communication_number communication_page_url communication_type
+        ua_client_id ym_client_id sale_date sale_cost process_time form_name
+        search_query search_engine referrer_domain referrer entrance_page gclid yclid
+        ymclid ef_id channel group_id group_name employee_full_name
+        employee_answer_message employee_comment tags site_domain_name campaign_name
+        visit_other_campaign person_id visitor_type visits_count
+        visitor_first_campaign_id visitor_first_campaign_name visitor_city
+        visitor_country visitor_region visitor_device visitor_custom_properties
+        segments utm_source utm_medium utm_term utm_content utm_campaign openstat_ad
+        openstat_campaign openstat_service openstat_source attributes eq_utm_source
+        eq_utm_medium eq_utm_term eq_utm_content eq_utm_campaign eq_utm_referrer
+        eq_utm_expid source_id source_name source_new channel_new channel_code ext_id"""),
+        extras=_words("utm_referrer source"),
         dated=True, params=REPORT_PARAMS | {"include_tech_offline_messages"},
         sortable=frozenset({"id", "date_time"})),
-    "get.chats_report": Method(_words(
-        """id status initiator date_time duration answer_time chat_channel_id
-        chat_channel_name messages_count visitor_id site_id"""), _words(
-        """chat_channel_type is_group_chat is_transfer release_cause employee_id
-        employee_full_name employee_raiting visitor_name visitor_phone_number visitor_email
-        person_id visitor_session_id site_domain_name campaign_id campaign_name
-        communication_page_url utm_source utm_medium utm_term utm_content utm_campaign
-        tags"""),
+    "get.chats_report": Method(_words("""
+        id status initiator date_time duration answer_time communication_id
+        chat_ad_url is_group_chat is_transfer release_cause employee_id
+        employee_raiting site_id campaign_id visitor_phone_number visitor_id
+        visitor_ids"""), _words("""
+        communication_number communication_page_url communication_type chat_channel_id
+        chat_channel_type chat_channel_name chat_user_id chat_username messages_count
+        ua_client_id ym_client_id sale_date sale_cost search_query search_engine
+        referrer_domain referrer entrance_page gclid yclid ymclid ef_id channel
+        employee_full_name employee_messages_count tags site_domain_name campaign_name
+        visit_other_campaign person_id visitor_type visitor_session_id visits_count
+        visitor_first_campaign_id visitor_first_campaign_name visitor_city
+        visitor_region visitor_country visitor_device visitor_custom_properties
+        segments utm_source utm_medium utm_term utm_content utm_campaign openstat_ad
+        openstat_campaign openstat_service openstat_source attributes eq_utm_source
+        eq_utm_medium eq_utm_term eq_utm_content eq_utm_campaign eq_utm_referrer
+        eq_utm_expid source_id source_name source_new channel_new channel_code ext_id"""),
+        extras=_words("utm_referrer source"),
         dated=True, params=REPORT_PARAMS, sortable=frozenset({"id", "date_time"})),
-    "get.campaign_daily_stat": Method(_words(
-        """date site_id campaign_id campaign_name engine shows_count clicks_count calls_count
-        cost_sum"""), _words(
-        """campaign_ext_id banner_group_id banner_group_ext_id banner_group_name keyword_id
-        keyword_ext_id keyword_name chats_count goals_count offline_messages_count
-        visits_count current_banner_id current_banner_ext_id current_banner_title
-        old_banner_ids daily_budget weekly_budget currency session_ids source_id source_name
-        communications"""),
+    "get.campaign_daily_stat": Method(_words("""
+        date site_id site_domain_name campaign_id campaign_name campaign_ext_id
+        campaign_ext_name engine banner_group_id banner_group_name keyword_id keyword
+        cost_sum shows_count clicks_count current_banner_id current_banner_name
+        daily_budget weekly_budget currency"""), _words("""
+        chats_count calls_count goals_count offline_messages_count old_banner_ids
+        visits_count session_ids source_id source_name communications attributes tags"""),
+        extras=_words("campain_id banner_id banner_name"),
         dated=True, max_days=90, params=REPORT_PARAMS | {"site_id"},
         sortable=frozenset({"date"}), bare=True),
 }
@@ -246,6 +294,7 @@ class Client:
     customer_id: int
     login: str
     name: str
+    timezone: str  # the client's own account zone (get.account with its user_id)
 
 
 @dataclass(frozen=True)
@@ -274,8 +323,11 @@ def _secret(seed: int, what: str) -> str:
 
 
 def make_accounts(seed: int) -> dict[str, Account]:
-    agency_clients = (Client(7001, 20701, "okna_client_one", "Окна Плюс"),
-                      Client(7002, 20702, "okna_client_two", "Двери и Окна"))
+    agency_clients = (Client(7001, 20701, "okna_client_one", "Окна Плюс", "Asia/Yekaterinburg"),
+                      Client(7002, 20702, "okna_client_two", "Двери и Окна", "Europe/Samara"))
+    zone_clients = (Client(7101, 20711, "west_client", "Окна Запад", "Europe/Kaliningrad"),
+                    Client(7102, 20712, "ural_client", "Окна Урал", "Asia/Yekaterinburg"),
+                    Client(7103, 20713, "siberia_client", "Окна Сибирь", "Asia/Novosibirsk"))
     accounts = [
         Account("direct", 10501, "okna-direct", "Europe/Moscow", token=_secret(seed, "direct")),
         Account("login", 10502, "okna-login", "Asia/Yekaterinburg", login="okna_api",
@@ -287,6 +339,8 @@ def make_accounts(seed: int) -> dict[str, Account]:
         Account("ip_denied", 10505, "okna-ip-denied", "Europe/Moscow",
                 token=_secret(seed, "ip_denied")),
         Account("big", 10506, "okna-big", "Europe/Moscow", token=_secret(seed, "big")),
+        Account("zones", 10507, "okna-zones", "Europe/Moscow", token=_secret(seed, "zones"),
+                clients=zone_clients),
     ]
     return {account.role: account for account in accounts}
 
@@ -324,6 +378,10 @@ class Controls:
     inject: list[dict[str, Any]] = field(default_factory=list)
     #: fields the API "does not know", per method
     unknown_fields: dict[str, list[str]] = field(default_factory=dict)
+    #: get.account with user_id: "accept" (the client's own account, as the public SDK
+    #: expects), "refuse" (unexpected_parameters, as NOTES' parameter list implies) or
+    #: "ignore" (the agency's own account, user_id silently dropped)
+    account_user_id: str = "accept"
 
 
 @dataclass
@@ -401,6 +459,7 @@ class Data:
         smaller = max(1, options.records // 3)
         self.others = World(options.seed, smaller, options.first_day, options.days)
         self.first_day = options.first_day
+        self.quirks = options.quirks
 
     # --- ids -----------------------------------------------------------------------------
 
@@ -415,6 +474,12 @@ class Data:
         share an id (``id`` is unique only with ``communication_type``)."""
         return 10**9 + self.number(scope) * 10**7 + (facts.day - self.first_day).days * 1000 \
             + facts.index
+
+    def record_texts(self, ids: list[int]) -> list[Any]:
+        """Record ids as answered: strings (zfullio/comagic-service types them ``[]string``),
+        numbers with the quirk ``comagic-numeric-record-ids`` (docs/fidelity.md)."""
+        return list(ids) if "comagic-numeric-record-ids" in self.quirks else \
+            [str(value) for value in ids]
 
     @staticmethod
     def record_ids(facts: CallFacts) -> list[int]:
@@ -464,7 +529,10 @@ class Data:
                     "static_utm_source": None, "static_utm_medium": None,
                     "static_utm_campaign": None, "static_utm_term": None,
                     "static_utm_content": None,
-                    "dynamic_call_tracking": {"reservation_time": 15} if engine else None,
+                    "dynamic_call_tracking": {  # reservation_time: an enum (string) in the docs
+                        "dynamic_call_tracking_enabled": True, "reservation_time": "15m",
+                        "count_virtual_numbers": 10, "count_visits": 120,
+                        "coverage_visitors": 0.95} if engine else None,
                     "campaign_conditions": {"group_conditions": [[{
                         "type": "utm_source", "operator": "=",
                         "value": engine.split(".")[0] if engine else "organic"}]]},
@@ -570,7 +638,8 @@ class Data:
             "lost_call_processing_duration": None if f.answered else 120,
             "talk_duration": f.talk_s, "clean_talk_duration": max(0, f.talk_s - 1),
             "total_duration": f.duration_s, "postprocess_duration": 0,
-            "call_records": records, "wav_call_records": records,
+            "call_records": self.record_texts(records),
+            "wav_call_records": self.record_texts(records),
             "full_record_file_link": f"https://media.comagic.ru/{comm}/{f.call_id}"
             if records else None,
             "voice_mail_records": [], "virtual_phone_number": f.tracking_number,
@@ -598,7 +667,7 @@ class Data:
         talked = operator and f.talk_s > 0
         return {
             "id": f.call_id * 100 + k, "call_session_id": f.call_id,
-            "call_records": self.record_ids(f)[:1] if talked else [],
+            "call_records": self.record_texts(self.record_ids(f)[:1] if talked else []),
             "wav_call_records": [], "start_time": fmt(start),
             "connect_time": fmt(start + dt.timedelta(seconds=2)) if talked else None,
             "duration": f.talk_s if operator else f.wait_s,
@@ -645,6 +714,9 @@ class Data:
             "employee_id": self.employee_id(f), "employee_full_name": f.manager or None,
             "visitor_name": "Клиент", "visitor_phone_number": int(f.caller_number),
             "visitor_email": f"client{f.index}@example.ru", "ext_id": None,
+            "communication_type": "offline_message", "communication_id": self.comm_id(scope, f),
+            "properties": None, "employee_answer_message": "Перезвонили" if processed else None,
+            "employee_comment": None, "source": "site", "utm_referrer": None,
         }
 
     def chat(self, scope: Scope, f: CallFacts) -> dict[str, Any]:
@@ -653,18 +725,19 @@ class Data:
             **self.attribution(scope, f), "id": self.comm_id(scope, f),
             "status": "closed", "initiator": "visitor" if f.index % 4 else "operator",
             "date_time": fmt(f.started_local),
-            "duration": f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
-            "answer_time": fmt(f.started_local + dt.timedelta(seconds=f.wait_s))
-            if f.answered else None,
+            "duration": str(seconds),  # a string of seconds, as the docs' table says
+            "answer_time": f.wait_s if f.answered else None,  # seconds (a number)
+            "communication_id": self.comm_id(scope, f), "communication_type": "chat",
+            "chat_ad_url": None, "chat_user_id": None, "chat_username": None,
+            "employee_messages_count": 1 + f.index % 5 if f.answered else 0,
+            "visitor_ids": [stable_int("visitor", scope.key, f.caller_number) % 10**8],
             "chat_channel_id": 31, "chat_channel_name": "Онлайн-консультант",
             "chat_channel_type": "site", "messages_count": 2 + f.index % 9,
             "is_group_chat": False, "is_transfer": f.index % 13 == 5,
             "release_cause": "visitor_closed" if f.answered else "timeout",
             "employee_id": self.employee_id(f), "employee_full_name": f.manager or None,
             "employee_raiting": 5 if f.answered and f.index % 2 else None,
-            "visitor_name": "Клиент" if f.index % 2 else None,
             "visitor_phone_number": int(f.caller_number) if f.index % 3 == 0 else None,
-            "visitor_email": None,
         }
 
     def communication(self, scope: Scope, f: CallFacts, kind: str) -> dict[str, Any]:
@@ -691,21 +764,25 @@ class Data:
             keyword_id = group_id * 10 + keyword
         return {
             "date": day.isoformat(), "site_id": campaign["site_id"],
-            "campain_id": campaign["id"],  # sic: the doc's example (NOTES quirk 21)
+            "campaign_id": campaign["id"],  # answered as campain_id (see renamed())
+            "site_domain_name": campaign["site_domain_name"],
             "campaign_name": campaign["name"], "engine": campaign["engine"],
+            "campaign_ext_name": campaign["name"] if campaign["engine"] else None,
             "shows_count": clicks * 20 + seed % 7, "clicks_count": clicks,
             "calls_count": clicks // 10, "cost_sum": f"{clicks * 12.5:.2f}",
             "campaign_ext_id": str(campaign["id"] * 7) if campaign["engine"] else None,
-            "banner_group_id": group_id,
-            "banner_group_ext_id": None if group_id is None else str(group_id * 3),
+            # the ad platform's ids: strings in the docs' table
+            "banner_group_id": None if group_id is None else str(group_id),
             "banner_group_name": None if group is None else f"Группа {group + 1}",
-            "keyword_id": keyword_id,
-            "keyword_ext_id": None if keyword_id is None else str(keyword_id * 3),
-            "keyword_name": None if keyword is None else ("окна пвх", "остекление")[keyword],
+            "keyword_id": None if keyword_id is None else str(keyword_id),
+            "keyword": None if keyword is None else ("окна пвх", "остекление")[keyword],
             "chats_count": clicks // 15, "goals_count": clicks // 8,
             "offline_messages_count": clicks // 20, "visits_count": clicks + seed % 5,
             "current_banner_id": None if group_id is None else group_id * 10 + 1,
-            "current_banner_ext_id": None, "current_banner_title": None,
+            "current_banner_name": None if group_id is None else f"Объявление {group + 1}",
+            "banner_id": None if group_id is None else group_id * 10 + 1,
+            "banner_name": None if group_id is None else f"Объявление {group + 1}",
+            "attributes": [], "tags": [],
             "old_banner_ids": [], "daily_budget": 3000.0 if campaign["engine"] else None,
             "weekly_budget": None, "currency": "RUB" if campaign["engine"] else None,
             "session_ids": [], "source_id": None, "source_name": None, "communications": [],
@@ -757,8 +834,10 @@ REPORTS: dict[str, list[tuple[str, str, str]]] = {
                                   ("comagic-chats", "communication", "chat"),
                                   ("comagic-offline", "communication", "offline_message")],
 }
-RENAMED = {"get.campaign_daily_stat": {"campaign_id": "campain_id"}}
+#: Names a method answers under another name than the one asked (docs/fidelity.md).
+CAMPAIN = {"campaign_id": "campain_id", "campain_id": "campain_id"}
 SECRET_PARAMS = frozenset({"access_token", "password"})
+MAX_WINDOW_LOG = 10_000
 
 
 class ComagicApp:
@@ -780,6 +859,7 @@ class ComagicApp:
             self.issued: list[str] = []  # session tokens, for tests that look for leaks
             self.counts: Counter[str] = Counter()
             self.last_params: dict[str, Any] = {}
+            self.windows: list[dict[str, Any]] = []  # dates of report calls, for tests
 
     # --- sandbox protocol --------------------------------------------------------------
 
@@ -854,6 +934,9 @@ class ComagicApp:
         if spec is None:
             raise RpcError("method_not_found", "method", method)
         unexpected = sorted(set(params) - spec.params)
+        if method == "get.account" and "user_id" in params and \
+                self.controls.account_user_id == "refuse":
+            unexpected = ["user_id"]
         if unexpected:
             raise RpcError("unexpected_parameters", unexpected[0], params[unexpected[0]])
         account = self.authenticate(params.get("access_token"), client)
@@ -877,8 +960,8 @@ class ComagicApp:
         with self.lock:
             self.quota.charge(account.app_id, self.controls)
             limits = self.quota.limits(account.app_id, self.controls)
-        if spec.bare:  # the doc's example of campaign_daily_stat (NOTES quirk 23)
-            return rows
+        if spec.bare and "comagic-stat-data" not in self.options.quirks:
+            return rows  # the doc's example of campaign_daily_stat (NOTES quirk 23)
         key = "meta_data" if method in ("get.account", "get.sites") else "metadata"
         return {"data": rows, key: {"total_items": total, "limits": limits}}
 
@@ -980,10 +1063,19 @@ class ComagicApp:
             full = self.listing(method, scope)
         for name, descending in reversed(order):
             full.sort(key=sort_key(name), reverse=descending)
-        renamed = RENAMED.get(method, {})
+        renamed = self.renamed(method)
         page = full[offset:offset + limit]
-        return [{renamed.get(f, f): row.get(renamed.get(f, f)) for f in fields}
+        source = {"campain_id": "campaign_id"}
+        return [{renamed.get(f, f): row.get(source.get(f, f)) for f in fields}
                 for row in page], len(full)
+
+    def renamed(self, method: str) -> dict[str, str]:
+        """get.campaign_daily_stat answers ``campain_id`` (the docs' example) whichever
+        spelling was asked, unless the quirk ``comagic-stat-campaign-id`` is on."""
+        if method != "get.campaign_daily_stat" or \
+                "comagic-stat-campaign-id" in self.options.quirks:
+            return {}
+        return CAMPAIN
 
     def fields(self, method: str, spec: Method, requested: Any) -> tuple[str, ...]:
         if requested is None:  # only the default set (NOTES quirk 15)
@@ -991,8 +1083,13 @@ class ComagicApp:
         if not isinstance(requested, list):
             raise RpcError("invalid_parameter_value", "fields", requested)
         hidden = set(self.controls.unknown_fields.get(method, []))
+        quirks = self.options.quirks
+        if method == "get.campaign_daily_stat" and "comagic-stat-campain-only" in quirks:
+            hidden.add("campaign_id")
+        known = spec.fields if "comagic-documented-fields" in quirks else \
+            spec.fields + spec.extras
         for name in requested:
-            if not isinstance(name, str) or name not in spec.fields or name in hidden:
+            if not isinstance(name, str) or name not in known or name in hidden:
                 raise RpcError("unexpected_parameters", "fields", name)
         return tuple(requested)
 
@@ -1031,6 +1128,10 @@ class ComagicApp:
     def listing(self, method: str, scope: Scope) -> list[dict[str, Any]]:
         account = scope.account
         if method == "get.account":
+            client = scope.client
+            if client is not None and self.controls.account_user_id == "accept":
+                return [{"app_id": client.customer_id, "name": client.name,
+                         "timezone": client.timezone}]
             return [{"app_id": account.app_id, "name": account.name,
                      "timezone": account.timezone}]
         if method == "get.customer_users":
@@ -1109,6 +1210,10 @@ class ComagicApp:
             yield Scope(account)
             yield from (Scope(account, client) for client in account.clients)
 
+    def is_media(self, path: str) -> bool:
+        """A recording download (the sandbox's --faults cut these bodies too)."""
+        return MEDIA_PATH.match(path) is not None
+
     def media(self, communication_id: int, record_id: int) -> SandboxResponse:
         for scope in self.scopes():
             offset = communication_id - 10**9 - self.data.number(scope) * 10**7
@@ -1132,8 +1237,13 @@ class ComagicApp:
 
     def remember(self, method: str, params: dict[str, Any]) -> None:
         with self.lock:
-            self.last_params[method] = {k: v for k, v in params.items()
-                                        if k not in SECRET_PARAMS}
+            kept = {k: v for k, v in params.items() if k not in SECRET_PARAMS}
+            self.last_params[method] = kept
+            if "date_from" in params and len(self.windows) < MAX_WINDOW_LOG:
+                self.windows.append({"method": method, "user_id": params.get("user_id"),
+                                     "date_from": params.get("date_from"),
+                                     "date_till": params.get("date_till"),
+                                     "offset": params.get("offset")})
 
     def control(self, request: SandboxRequest) -> SandboxResponse:
         path = request.path.rstrip("/")
@@ -1144,6 +1254,7 @@ class ComagicApp:
             with self.lock:
                 return SandboxResponse.json({
                     "counts": dict(self.counts), "last_params": self.last_params,
+                    "windows": self.windows,
                     "controls": asdict(self.controls), "sessions": len(self.sessions),
                     "issued_tokens": self.issued})
         if path == "/_sandbox/reset" and request.method == "POST":

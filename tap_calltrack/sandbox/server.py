@@ -94,10 +94,39 @@ class SandboxOptions:
     access_log: bool = False
     calltouch_points: int = 0  # successful requests per Calltouch site; 0 = unlimited
     cache_pages: int = 0  # answers kept for repeated GETs (benchmarks); 0 = none
+    #: Readings of what the vendors' documents leave open, switched on per run (QUIRKS;
+    #: docs/fidelity.md lists each with its source).
+    quirks: frozenset[str] = frozenset()
+    callkeeper_to: str = "inclusive"  # how CallKeeper reads a Y-m-d {to}: the doc is unclear
+    callkeeper_v1_null_times: bool = False  # every tenth v1 row without timeStart (doc example)
 
     @property
     def world(self) -> World:
         return World(self.seed, self.records, self.first_day, self.days)
+
+
+QUIRKS: dict[str, str] = {
+    "comagic-documented-fields": "Comagic refuses fields its docs do not list, even those "
+                                 "public clients request",
+    "comagic-stat-data": "get.campaign_daily_stat answers result.data with metadata "
+                         "(default: a bare list, as the docs' example)",
+    "comagic-stat-campaign-id": "get.campaign_daily_stat names the field campaign_id, as the "
+                                "docs' table (default: campain_id, as the docs' example)",
+    "comagic-stat-campain-only": "get.campaign_daily_stat refuses campaign_id and knows only "
+                                 "campain_id",
+    "comagic-numeric-record-ids": "call_records ids are numbers (default: strings)",
+    "calltouch-strict-flags": "Calltouch takes only lower-case 'true' as a set flag "
+                              "(default: true and True)",
+}
+
+
+def parse_quirks(spec: str | None) -> frozenset[str]:
+    """``comagic-stat-data,calltouch-strict-flags``: names from QUIRKS."""
+    names = frozenset(filter(None, (part.strip() for part in (spec or "").split(","))))
+    unknown = sorted(names - set(QUIRKS))
+    if unknown:
+        raise ValueError(f"unknown quirk {unknown[0]!r}; known: {', '.join(QUIRKS)}")
+    return names
 
 
 def parse_faults(spec: str | None) -> dict[str, float]:
@@ -254,6 +283,10 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
         def _send_with_fault(self, fault: str | None, app: VendorApp,
                              request: SandboxRequest) -> None:
+            if fault is not None and _is_media(app, request):
+                sandbox.count(f"fault_media_{fault}")
+                if fault in ("reset", "garbage"):
+                    return self._send_media_cut(app, request, reset=fault == "reset")
             if fault == "reset":
                 return self._reset()
             if fault == "timeout":
@@ -294,6 +327,24 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(response.body)
 
+        def _send_media_cut(self, app: VendorApp, request: SandboxRequest, *,
+                            reset: bool) -> None:
+            """A recording cut in half: its full Content-Length, half the body, then a
+            reset (RST) or a plain close (a truncated download)."""
+            response = sandbox.answer(app, request)
+            if not response.ok:
+                return self._reset() if reset else self._send(response)
+            sandbox.count(f"status_{response.status}")
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body[: len(response.body) // 2])
+            self.wfile.flush()
+            if reset:
+                return self._reset()
+            self.close_connection = True
+
         def _reset(self) -> None:
             """Abort the TCP connection (RST) without an answer."""
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -301,6 +352,12 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
 
     return Handler
+
+
+def _is_media(app: VendorApp, request: SandboxRequest) -> bool:
+    """Whether the request is a recording download (the apps that serve some say so)."""
+    is_media = getattr(app, "is_media", None)
+    return bool(is_media and is_media(request.path))
 
 
 def _retry_after_value(sandbox: Sandbox) -> str:
@@ -393,11 +450,20 @@ def main(argv: list[str] | None = None) -> None:
                         help="daily API points per Calltouch site (one per request); 0 = unlimited")
     parser.add_argument("--cache-pages", type=int, default=0,
                         help="keep this many answers for repeated GETs (benchmarks)")
+    parser.add_argument("--quirks", default="",
+                        help="comma-separated readings of undocumented behaviour: "
+                             + ", ".join(QUIRKS))
+    parser.add_argument("--callkeeper-to", choices=("inclusive", "exclusive"),
+                        default="inclusive",
+                        help="whether CallKeeper's Y-m-d {to} includes that day")
+    parser.add_argument("--callkeeper-v1-null-times", action="store_true",
+                        help="every tenth legacy v1 row has timeStart null, as the doc's example")
     parser.add_argument("--print-config", action="store_true",
                         help="print a tap config for this sandbox and exit")
     args = parser.parse_args(argv)
     try:
         faults = parse_faults(args.faults)
+        quirks = parse_quirks(args.quirks)
     except ValueError as exc:
         parser.error(str(exc))
     options = SandboxOptions(
@@ -405,7 +471,9 @@ def main(argv: list[str] | None = None) -> None:
         records=args.records, faults=faults, timeout_ms=args.timeout_ms,
         accounts=args.accounts, first_day=args.first_day, days=args.days,
         access_log=args.access_log, calltouch_points=args.calltouch_points,
-        cache_pages=args.cache_pages,
+        cache_pages=args.cache_pages, quirks=quirks,
+        callkeeper_to=args.callkeeper_to,
+        callkeeper_v1_null_times=args.callkeeper_v1_null_times,
     )
     server = SandboxServer(options)
     if args.print_config:

@@ -72,25 +72,31 @@ class Expect:
                 for owner in SOURCES[slug]
                 for facts in self.world.calls_between(VENDOR, owner, first, last)}
 
-    def requests(self, slug: str, windows: list[tuple[dt.date, dt.date]]) -> int:
+    def requests(self, slug: str, windows: list[tuple[dt.date, dt.date]],
+                 inclusive: bool = True) -> int:
         """Requests the tap should make: v3 walks to a short or past-the-end page; the
-        legacy envelope tells ``ofPages`` (an empty window still costs one request)."""
+        legacy envelope tells ``ofPages`` (an empty window still costs one request). The
+        tap asks ``to`` = the day after the window: with an inclusive reading the answer
+        holds that day too."""
         total = 0
         for first, last in windows:
-            calls = self.count(slug, first, last)
+            calls = self.count(slug, first, last + dt.timedelta(days=inclusive))
             total += max(1, math.ceil(calls / PAGE)) if slug in LEGACY else calls // PAGE + 1
         return total
 
     def full_page_range(self, slug: str) -> tuple[dt.date, dt.date, int] | None:
-        """A day range whose calls fill whole pages (1000 to 3000), if there is one."""
+        """A day range ``first..last`` whose answer fills whole pages (1000 to 3000), if
+        there is one: the tap asks through the day after ``last`` (inclusive sandbox), so
+        the total counts that day too."""
         daily = [self.count(slug, day, day) for day in days(self.first_day, self.last_day)]
         for start in range(len(daily)):
             total = 0
-            for end in range(start, len(daily)):
+            for end in range(start, len(daily) - 1):
                 total += daily[end]
-                if total and total % PAGE == 0 and total <= 3 * PAGE:
+                asked = total + daily[end + 1]
+                if asked % PAGE == 0 and asked <= 3 * PAGE and total:
                     return (self.first_day + dt.timedelta(days=start),
-                            self.first_day + dt.timedelta(days=end), total)
+                            self.first_day + dt.timedelta(days=end), asked)
         return None
 
     @property

@@ -22,7 +22,7 @@ from tap_calltrack.callkeeper.client import (
     route_url,
     send_exact,
 )
-from tap_calltrack.http import AuthError, FatalError, RetryableError
+from tap_calltrack.http import AuthError, FatalError, ProtocolError, RetryableError
 from tap_calltrack.recordings import download
 from tap_calltrack.settings import Account
 from tap_calltrack.tap import TapCalltrack
@@ -134,10 +134,15 @@ def test_a_refusal_without_a_body_falls_back_to_the_status():
         decode_answer(response(b"Forbidden", 403, "text/plain"), KEY)
 
 
-@pytest.mark.parametrize("body", [{"status": "ok"}, [{"callId": 1}], ["17"], 17])
-def test_an_unknown_shape_stops_with_a_clear_error(body):
-    with pytest.raises(FatalError, match=r"universalId|envelope"):
+@pytest.mark.parametrize("body", [{"status": "ok"}, ["17"], 17])
+def test_an_unknown_shape_is_a_retryable_protocol_error(body):
+    with pytest.raises(ProtocolError, match=r"call objects|envelope"):
         decode_answer(response(body), KEY)
+
+
+def test_v1_rows_are_left_to_the_stream():
+    """Rows without universalId (the v1 names) no longer stop the run (streams.py maps them)."""
+    assert decode_answer(response([{"callId": 1}]), KEY).rows == [{"callId": 1}]
 
 
 # --- paging ------------------------------------------------------------------------------
@@ -162,8 +167,8 @@ def test_pages_start_at_0_and_walk_until_a_short_page_or_an_end_signal():
 
 
 def test_a_told_page_count_plans_the_other_pages():
-    assert remaining_pages(page_of(Answer([CALL] * 1000, of_pages=3))) == [1, 2]
-    assert remaining_pages(page_of(Answer([CALL], of_pages=1))) == []
+    assert list(remaining_pages(page_of(Answer([CALL] * 1000, of_pages=3)))) == [1, 2]
+    assert list(remaining_pages(page_of(Answer([CALL], of_pages=1)))) == []
     assert remaining_pages(page_of(Answer(end="No rows found"))) is None
     assert remaining_pages(page_of(Answer([CALL] * 1000))) is None
 
@@ -198,7 +203,8 @@ def test_the_route_goes_on_the_wire_byte_for_byte(tap, app, monkeypatch, expect)
     role = stream.accounts[1]
     page = stream.fetch_page(role, window(day(0), day(6)), 0)
     key = app.by_slug["role-1"].key
-    assert seen == [f"json/v3/{key}/call/getByRole/0/{day(0)}/{day(6)}"]
+    # {to} one day further: the window's last day is in the answer under either reading
+    assert seen == [f"json/v3/{key}/call/getByRole/0/{day(0)}/{day(7)}"]
     assert len(page.records) == expect.count("role-1", day(0), day(6))
 
 

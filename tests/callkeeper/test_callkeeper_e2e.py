@@ -31,7 +31,8 @@ from tap_calltrack.windows import canonical_utc
 EXPECT = find_full_page_data_set()
 SLUGS = ("user-1", "role-1", "user-2", "user-3")
 WINDOW = 7
-START = FIRST_DAY - dt.timedelta(days=WINDOW)  # the first window holds no calls at all
+# the first window holds no calls at all, nor does the day after it (asked as {to})
+START = FIRST_DAY - dt.timedelta(days=2 * WINDOW)
 END_1, END_2 = day(13), day(20)
 STREAM = {"callkeeper_calls"}
 DEBUG = {"LOGLEVEL": "DEBUG"}
@@ -105,13 +106,13 @@ def test_pages_are_fetched_exactly_as_far_as_needed(first_run):
     """v3: pages until a short one; legacy: ofPages, fetched together; empty: one request."""
     _, _, stats = first_run
     spans = windows(START, END_1, WINDOW)
-    assert len(spans) == 3
+    assert len(spans) == 4
     assert stats["requests_callkeeper"] == sum(EXPECT.requests(slug, spans) for slug in SLUGS)
 
 
 def test_an_empty_window_ends_with_no_rows_found_for_every_account(first_run):
     _, run, _ = first_run
-    empty = f"window {START}..{FIRST_DAY - dt.timedelta(days=1)} page 0: No rows found"
+    empty = f"window {START}..{START + dt.timedelta(days=WINDOW - 1)} page 0: No rows found"
     for slug in SLUGS:
         assert f"[{EXPECT.label(slug)}] {empty} (end of data)" in run.stderr, slug
 
@@ -171,18 +172,18 @@ def test_a_second_run_rereads_only_the_lookback_and_new_days(ck_sandbox, first_r
 
 @pytest.mark.parametrize("slug", list(FULL_PAGE_CASES))
 def test_a_full_last_page_is_followed_by_the_accounts_end_signal(ck_sandbox, tmp_path, slug):
-    first, last, total = EXPECT.full_page_range(slug)
+    first, last, asked = EXPECT.full_page_range(slug)
     account = next(a for a in ck_sandbox.config()["callkeeper"]["accounts"]
                    if a["api_key"] == EXPECT.principals[slug].key)
     config = ck_config(ck_sandbox, first, last, accounts=[account],
                        calls_window_days=(last - first).days + 1)
     run, stats = ran(ck_sandbox, config, tmp_path, env=DEBUG)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert len(run.records["callkeeper_calls"]) == total
-    assert stats["requests_callkeeper"] == total // PAGE + 1
+    assert len(run.records["callkeeper_calls"]) == EXPECT.count(slug, first, last)
+    assert stats["requests_callkeeper"] == asked // PAGE + 1
     signal = FULL_PAGE_CASES[slug]
     ends = re.findall(r"page (\d+): (.+) \(end of data\)", run.stderr)
-    assert ends == ([] if signal == "[]" else [(str(total // PAGE), signal)])
+    assert ends == ([] if signal == "[]" else [(str(asked // PAGE), signal)])
     assert_unique_keys(run)
 
 

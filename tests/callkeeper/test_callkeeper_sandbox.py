@@ -107,7 +107,7 @@ def test_page_0_of_an_empty_range_is_no_rows_found(app, api_url, slug):
     assert (response.status_code, error_of(response)) == (200, "No rows found")
 
 
-def test_the_legacy_account_answers_the_envelope_with_placeholders(app, api_url, expect):
+def test_the_legacy_account_answers_the_envelope_with_v1_rows(app, api_url, expect):
     key = app.by_slug["user-3"].key
     body = ask(api_url, f"json/v3/{key}/call/get/0/{day(0)}/{day(13)}").json()
     inbound, total = body["inbound"], expect.count("user-3", day(0), day(13))
@@ -115,8 +115,14 @@ def test_the_legacy_account_answers_the_envelope_with_placeholders(app, api_url,
     assert inbound["ofPages"] == math.ceil(total / PAGE) >= 2
     assert len(body["payload"]) == PAGE and body["info"]["versions"] == ["v1"]
     rows = body["payload"]
-    assert "" not in set(values(rows)) and "-" in {r["utm_source"] for r in rows}
-    assert {r["recordUrl"] for r in rows if r["duration"] == 0} == {None}
+    assert "" not in set(values(rows)) and "-" in {r["utmSource"] for r in rows}
+    assert {r["record"] for r in rows if r["duration"] == 0} == {None}
+    # the v1 names of the doc's example (NOTES.md 3.1), not v3's
+    assert all("universalId" not in r and "callTime" not in r for r in rows)
+    assert all(isinstance(r["callId"], int) and re.fullmatch(r"\d+/\d+", r["state"])
+               for r in rows)
+    assert {"clientPhone", "routePhone", "timeStart", "stateDescription"} <= set(rows[0])
+    assert all(r["timeStart"] for r in rows)  # null only with --callkeeper-v1-null-times
     last = ask(api_url, f"json/v3/{key}/call/get/{inbound['ofPages'] - 1}/{day(0)}/{day(13)}")
     assert len(last.json()["payload"]) == total - PAGE * (inbound["ofPages"] - 1)
 

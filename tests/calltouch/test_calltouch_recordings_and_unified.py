@@ -91,6 +91,7 @@ def test_recordings_need_a_folder(sandbox, tmp_path):
     config.pop("recordings_dir")
     sandbox.reset()
     run = run_tap(config, tmp_path, streams={"calltouch_recordings"})
-    assert run.returncode == 0
+    assert run.returncode == 2
     assert sandbox.stats()["requests"] == 0
-    assert "recordings_dir is not set" in run.stderr
+    assert "config error: setting 'recordings_dir' is required when calltouch_recordings " \
+        "is selected" in run.stderr

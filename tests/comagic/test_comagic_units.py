@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tap_calltrack.comagic.client import ReportPage, ReportWalk, Slice, refused_field
+from tap_calltrack.comagic.client import ReportPage, ReportWalk, Slice, refused_fields
 from tap_calltrack.comagic.rpc import (
     Answer,
     Limits,
@@ -141,12 +141,21 @@ def test_session_lifetime_reads_expire_at_or_expire():
     assert session_lifetime({"expire_at": 10}, now=1000) == SESSION_S
 
 
-def test_refused_field_from_value_or_message():
-    fields = ["id", "employee_raiting"]
-    assert refused_field({"data": {"value": "employee_raiting"}}, fields) == "employee_raiting"
-    assert refused_field({"message": "Unknown field 'employee_raiting'"}, fields) == \
-        "employee_raiting"
-    assert refused_field({"message": "nothing to see"}, fields) is None
+def test_refused_fields_from_value_field_or_message():
+    fields = ["id", "employee_raiting", "visitor_ua", "tags"]
+    assert refused_fields({"data": {"field": "fields", "value": "employee_raiting"}},
+                          fields) == ["employee_raiting"]
+    assert refused_fields({"data": {"field": "fields", "value": "employee_raiting, visitor_ua"}},
+                          fields) == ["employee_raiting", "visitor_ua"]
+    assert refused_fields({"data": {"value": ["tags", "visitor_ua"]}}, fields) == \
+        ["tags", "visitor_ua"]
+    assert refused_fields({"data": {"field": "visitor_ua"}}, fields) == ["visitor_ua"]
+    assert refused_fields({"message": "Unknown field 'employee_raiting'"}, fields) == \
+        ["employee_raiting"]
+    assert refused_fields({"message": "Unexpected parameters: tags,visitor_ua"}, fields) == \
+        ["tags", "visitor_ua"]
+    assert refused_fields({"data": {"value": "somethin_else"}, "message": "nothing to see"},
+                          fields) == []
 
 
 def window(hours: int) -> Window:

@@ -138,6 +138,28 @@ BAD_INPUTS = {
         "line 1 (stream 's'): SCHEMA has no 'properties' object",
     ),
     "not an object": ("[1, 2]\n", "line 1: a Singer message must be a JSON object"),
+    "a record nested 1,000 deep": (
+        singer_lines([schema_msg("s", {**SIMPLE, "a": {"type": "object"}}, ["id"])])
+        + '{"type": "RECORD", "stream": "s", "record": {"id": 1, "a": '
+        + '{"a": ' * 1000 + "{}" + "}" * 1000 + "}}\n",
+        "line 2 (stream 's'): a value is nested too deeply to be read",
+    ),
+    "key_properties naming an object": (
+        singer_lines([{**schema_msg("s", SIMPLE), "key_properties": [{"id": 1}]}]),
+        "line 1 (stream 's'): SCHEMA message whose 'key_properties' is not a list of strings",
+    ),
+    "key_properties an object": (
+        singer_lines([{**schema_msg("s", SIMPLE), "key_properties": {"id": 1}}]),
+        "line 1 (stream 's'): SCHEMA message whose 'key_properties' is not a list of strings",
+    ),
+    "key_properties naming a missing field": (
+        singer_lines([schema_msg("s", SIMPLE, ["id", "nope"])]),
+        "line 1 (stream 's'): 'key_properties' names 'nope', not in the SCHEMA's properties",
+    ),
+    "a STATE holding NaN": (
+        good_input(1) + '{"type": "STATE", "value": {"bookmark": NaN}}\n',
+        "line 4: STATE value holds NaN or Infinity, which JSON cannot carry",
+    ),
     "stream name not a string": (
         '{"type": "RECORD", "stream": ["s"], "record": {}}\n',
         "line 1: RECORD message without a 'stream' name",

@@ -214,11 +214,17 @@ def leaf_count(node: dict, depth: int) -> int:
     )
 
 
-def expected_headers(node: dict, depth: int, prefix: str = "") -> list[str]:
+def is_utc_name(name: str) -> bool:
+    return name.lower().endswith("_utc")
+
+
+def expected_headers(node: dict, depth: int, zone: str, prefix: str = "") -> list[str]:
     headers = []
     for name, child in node.items():
         if isinstance(child, dict) and depth > 0:
-            headers += expected_headers(child, depth - 1, f"{prefix}{name}.")
+            headers += expected_headers(child, depth - 1, zone, f"{prefix}{name}.")
+        elif child == "date-time" and not is_utc_name(name):
+            headers.append(XML_BAD.sub("", prefix + name) + f" ({zone})")  # local: zone named
         else:
             headers.append(XML_BAD.sub("", prefix + name))
     return headers
@@ -237,7 +243,8 @@ def expected_row(node: dict, depth: int, record: dict, tz: ZoneInfo) -> list[Any
             else:
                 row += [as_text(value)] + [None] * (width - 1)
         elif value is not None:
-            row.append(expected_value(child if isinstance(child, str) else "object", value, tz))
+            zone = ZoneInfo("UTC") if is_utc_name(name) else tz  # *_utc columns show UTC
+            row.append(expected_value(child if isinstance(child, str) else "object", value, zone))
         else:
             row.append(None)
     return [norm(v) for v in row]
@@ -275,7 +282,9 @@ def stream_inputs(draw: st.DrawFn) -> tuple[dict, list[str], int, list[dict], st
 @given(stream_inputs())
 def test_generated_streams_round_trip(tmp_path_factory: Any, data: tuple) -> None:
     shape, keys, depth, records, zone = data
-    ordered = {k: shape[k] for k in keys} | shape
+    # Keys first, then the top-level date-times, then the rest in SCHEMA order.
+    times = {k: v for k, v in shape.items() if v == "date-time"}
+    ordered = {k: shape[k] for k in keys} | times | shape
     path = tmp_path_factory.mktemp("rt") / "out.xlsx"
     props = {k: node_schema(v) for k, v in shape.items()}
     text = singer_lines([schema_msg("s", props, keys), *(record_msg("s", r) for r in records)])
@@ -288,7 +297,7 @@ def test_generated_streams_round_trip(tmp_path_factory: Any, data: tuple) -> Non
     run_target(config, text)
     tz = ZoneInfo(zone)
     rows = [expected_row(ordered, depth, r, tz) for r in records]
-    check_sheet(path, "s", expected_headers(ordered, depth), rows)
+    check_sheet(path, "s", expected_headers(ordered, depth, zone), rows)
 
 
 CALLTOUCH_PROPERTIES: dict[str, Any] = {
@@ -409,8 +418,15 @@ def test_realistic_multi_stream_input_round_trips(tmp_path: Path) -> None:
     assert list(sheets) == ["Summary", "Campaigns", "calls", "calltouch_calls", "deals", "About"]
 
     msk = dt.datetime
-    calls_header = list(CALLS_PROPERTIES)
-    blank = dict.fromkeys(calls_header)
+    # Keys, the time, then who called, how long, whether it counted and where from.
+    useful = ["caller_number", "tracking_number", "duration_s", "answered", "is_unique",
+              "is_target", "is_unique_target", "source", "medium", "utm_source", "utm_medium",
+              "utm_campaign", "city"]  # fmt: skip
+    calls_order = list(dict.fromkeys([*CALLS_KEYS, "started_at", *useful, *CALLS_PROPERTIES]))
+    calls_header = [
+        "started_at (Europe/Moscow)" if name == "started_at" else name for name in calls_order
+    ]
+    blank = dict.fromkeys(calls_order)
     want_calls = [
         {
             **blank,
@@ -463,8 +479,8 @@ def test_realistic_multi_stream_input_round_trips(tmp_path: Path) -> None:
         "site_id",
         "callId",
         "date_utc",
-        "duration",
         "callerNumber",
+        "duration",
         "uniqueCall",
         "utmCampaign",
         "callbackInfo.leadId",
@@ -478,9 +494,9 @@ def test_realistic_multi_stream_input_round_trips(tmp_path: Path) -> None:
         [
             1,
             987654321,
-            msk(2024, 5, 1, 13),
-            12.5,
+            msk(2024, 5, 1, 10),  # a *_utc column shows UTC
             "+7 916 123-45-67",
+            12.5,
             True,
             "@SUM(1)",
             "L-1",

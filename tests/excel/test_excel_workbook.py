@@ -91,7 +91,7 @@ def test_header_is_styled_frozen_filtered_and_widths_fit(tmp_path: Path) -> None
         singer_lines([schema_msg("s", props, ["id"]), *records]),
     )
     ws = openpyxl.load_workbook(path)["s"]
-    assert ws.freeze_panes == "A2"
+    assert ws.freeze_panes == "B2"  # the header row and the key column stay in view
     assert ws.auto_filter.ref == "A1:C6"
     assert all(cell.font.bold for cell in ws[1])
     assert ws.column_dimensions["B"].width >= 30
