@@ -67,20 +67,23 @@ def loaded(postgres_server, tmp_path_factory) -> dict[str, Any]:
     recordings = str(tmp / "recordings")
     sandboxes = [SandboxProcess(), SandboxProcess(*CHANGED_DATA)]
     try:
-        first = run_tap(sandboxes[0].config(**FIRST, recordings_dir=recordings), tmp / "first")
+        catalog = discover(sandboxes[0].config(**FIRST, recordings_dir=recordings), tmp)
+        # every stream, the opt-in recordings streams included
+        every = {entry["tap_stream_id"] for entry in catalog["streams"]}
+        first = run_tap(sandboxes[0].config(**FIRST, recordings_dir=recordings), tmp / "first",
+                        streams=every)
         assert first.returncode == 0, first.stderr[-3000:]
         states = load(TARGET, first, dsn, tmp / "first")
         assert states, "target-postgres emitted no STATE"
         second = run_tap(sandboxes[1].config(**SECOND, recordings_dir=recordings),
-                         tmp / "second", state=states[-1])
+                         tmp / "second", streams=every, state=states[-1])
         assert second.returncode == 0, second.stderr[-3000:]
         states_after = load(TARGET, second, dsn, tmp / "second")
-        catalog = discover(sandboxes[0].config(**FIRST, recordings_dir=recordings), tmp)
     finally:
         for sandbox in sandboxes:
             sandbox.stop()
     return {"dsn": dsn, "first": first, "second": second, "state": states_after[-1],
-            "streams": {entry["tap_stream_id"] for entry in catalog["streams"]}}
+            "streams": every}
 
 
 def test_first_run_emits_every_stream_with_unique_keys(loaded):
