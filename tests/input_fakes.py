@@ -47,6 +47,10 @@ def calls_only(respond_calls: Callable[[Request], Reply]) -> Callable[[Request],
             return respond_calls(request)
         if request.path.endswith("/orders-diary/orders"):
             return Reply(json={"page": 1, "pageTotal": 1, "records": []})
+        if request.path.endswith("/total-count"):  # statistics: documented shapes, no data
+            return Reply(json=0)
+        if "/statistics/" in request.path:
+            return Reply(json={})
         return Reply(json=[])
 
     return respond
