@@ -64,7 +64,10 @@ def test_every_record_is_a_row_with_its_values(pipeline):
         row = rows[(record["vendor"], record["account"], record["call_id"])]
         assert row["started_at"] == local_naive(record["started_at"])
         assert row["duration_s"] == record["duration_s"]
-        assert row["answered"] is record["answered"]
+        if record["answered"] is None:  # CallKeeper v1 rows tell no status
+            assert row["answered"] == ""
+        else:
+            assert row["answered"] is record["answered"]
         assert row["caller_number"] == record["caller_number"]  # text, not a number
         assert row["tags"] == json.dumps(record["tags"], ensure_ascii=False,
                                          separators=(",", ":"))
