@@ -63,6 +63,9 @@ def test_every_record_of_every_stream_validates_strictly(mode, tmp_path):
     for stream, records in run.records.items():
         check = validator(schemas[stream]["schema"])
         for record in records:
+            columns = [snake_case(name) for name in record]
+            if len(set(columns)) < len(columns):
+                failures.append(f"{stream}: record keys collide snake-cased: {sorted(record)}")
             for error in check.iter_errors(record):
                 failures.append(f"{stream}.{'.'.join(map(str, error.absolute_path))}: "
                                 f"{error.message[:160]}")
