@@ -272,7 +272,9 @@ class CalltrackStream(RESTStream[Any]):
     def fail(self, account: Account, exc: Exception, cause: str) -> None:
         """Report a failure of this stream for ``account`` (once, with where it happened)."""
         unit = self.failure_unit(account)
-        if not getattr(exc, "located", False):
+        named = getattr(exc, "located", False) or (  # a message built with describe()
+            cause.startswith(f"{account.vendor} ") and f"[{account.label}]" in cause)
+        if not named:
             window = getattr(exc, "window", None)
             window = getattr(window, "window", window)  # a task of a window (Comagic)
             where = f"{account.vendor} {unit} [{account.label}]"

@@ -147,7 +147,7 @@ COMMON_PROPERTIES = [
         th.IntegerType,
         default=DEFAULT_MAX_TRIES,
         description="Attempts per request on retryable failures (429, 5xx, resets, "
-        "timeouts, broken bodies) before the run stops with an error.",
+        "timeouts, broken bodies) before that stream fails for that account.",
     ),
     th.Property(
         "request_timeout",
