@@ -331,6 +331,7 @@ def write_summary(book: WorkbookWriter, counts: CallCounts, context: ReportConte
     headers = ["Day", "Vendor", "Account", *COUNT_HEADERS]
     for i, width in enumerate(_widths(headers, by_account, 12), 1):
         ws.column_dimensions[get_column_letter(i)].width = width
+    _print_setup(ws, "1:3")  # before the first row: openpyxl writes sheet properties first
     _title_block(ws, context, "Calls per day")
     for _ in range(_CHART_ROWS + 1):
         ws.append([])
@@ -340,7 +341,6 @@ def write_summary(book: WorkbookWriter, counts: CallCounts, context: ReportConte
     _table(ws, rules, "Calls per day, vendor and account", headers, by_account, 3)
     if daily:
         ws.add_chart(_daily_chart(ws, daily_title_row + 1, len(daily)), "A5")
-    _print_setup(ws, "1:3")
 
 
 def _daily_chart(ws: Any, header_row: int, n_days: int) -> LineChart:
@@ -379,8 +379,8 @@ def _start_report_table_sheet(
     for i, width in enumerate(_widths(headers, labelled, 12), 1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "A7"  # the title block and the table header stay in view
-    _title_block(ws, context, title)
     _print_setup(ws, "1:6")
+    _title_block(ws, context, title)
     return ws
 
 
@@ -441,6 +441,7 @@ def write_about(book: WorkbookWriter, facts: RunFacts, context: ReportContext) -
     rules = CellRules(context.tz, ws)
     for letter, width in zip("ABC", (24, 60, 12), strict=True):
         ws.column_dimensions[letter].width = width
+    _print_setup(ws, "1:3")
     _title_block(ws, context, "About this workbook")
     first, last = facts.day_range
     rows: list[list[Any]] = [
@@ -460,7 +461,6 @@ def write_about(book: WorkbookWriter, facts: RunFacts, context: ReportContext) -
     ]
     for row in rows:
         ws.append([rules.text(v) if type(v) is str else v for v in row])
-    _print_setup(ws, "1:3")
 
 
 def write_report(book: WorkbookWriter, report: CallReport, facts: RunFacts, tz: ZoneInfo) -> None:
