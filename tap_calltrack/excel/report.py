@@ -148,8 +148,8 @@ class CallReport:
         """What to call with each record of ``stream``, if it carries calls or the funnel."""
         if stream not in FUNNEL_STREAMS:
             return None
-        if stream == CALLS_STREAM:
-            self.saw_calls_stream = True
+        if stream == CALLS_STREAM:  # from its SCHEMA on, as Summary and Campaigns count
+            self.saw_calls_stream = self.funnel.calls_stream_present = True
         return lambda record: self._add(stream, record)
 
     def _add(self, stream: str, record: Mapping[str, Any]) -> None:
