@@ -389,7 +389,7 @@ def write_campaigns(book: WorkbookWriter, counts: CallCounts, context: ReportCon
     headers = ["Day", "Source", "Medium", "Campaign", *COUNT_HEADERS]
     rows = list(counts.rows(counts.by_campaign))
     title = "Calls per day and campaign"
-    ws = _start_report_table_sheet(book, CAMPAIGNS, context, headers, rows, 4, title)
+    ws = _start_report_table_sheet(book, CAMPAIGNS, context, headers, rows, 4, "Calls by campaign")
     n = _table(ws, CellRules(context.tz, ws), title, headers, rows, 4)
     ws.auto_filter.ref = f"A6:{get_column_letter(len(headers))}{6 + n}"
 
@@ -410,7 +410,7 @@ def write_funnel(book: WorkbookWriter, funnel: FunnelCounts, context: ReportCont
     headers = ["Month", "Source", "Medium", "Campaign", *MEASURES]
     rows = list(funnel.rows())
     title = "Funnel: calls, leads, deals and revenue per month and campaign"
-    ws = _start_report_table_sheet(book, FUNNEL, context, headers, rows, 4, title)
+    ws = _start_report_table_sheet(book, FUNNEL, context, headers, rows, 4, "Funnel: from calls to revenue")
     ws.column_dimensions["I"].width = 14
     n = _table(
         ws, CellRules(context.tz, ws), title, headers, rows, 4, {0: _MONTH_FORMAT, 8: _MONEY_FORMAT}
