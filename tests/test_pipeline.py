@@ -157,6 +157,7 @@ def test_time_columns_are_honest(pipeline):
     book = openpyxl.load_workbook(pipeline.workbook, read_only=True)
     site_zones = {site["site_id"]: ZoneInfo(site.get("timezone", "Europe/Moscow"))
                   for site in pipeline.config["calltouch"]["sites"]}
+    checked: set[tuple[str, str]] = set()
     for stream, utc_column in UTC_COLUMNS.items():
         rows = openpyxl_rows(book[stream])
         assert len(rows) == len(records[stream]) > 0
@@ -166,6 +167,7 @@ def test_time_columns_are_honest(pipeline):
             for local_stream, column in LOCAL_COLUMNS:
                 if local_stream != stream or record.get(column) is None:
                     continue
+                checked.add((stream, column))
                 local = row[f"{column} (account's local time)"]
                 readings = set()
                 for fmt in LOCAL_FORMATS:
@@ -178,6 +180,7 @@ def test_time_columns_are_honest(pipeline):
                     zone = site_zones[record["site_id"]]
                     assert local == parse_utc(record[utc_column]).astimezone(zone).replace(
                         tzinfo=None)
+    assert checked == LOCAL_COLUMNS  # every vendor's local time was seen and checked
 
 
 def test_report_sheets_are_ready_to_send(pipeline):
