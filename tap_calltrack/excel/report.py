@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from itertools import chain, islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -213,6 +214,7 @@ _BOLD = Font(bold=True)
 _MONTH_FORMAT = "yyyy-mm"
 _MONEY_FORMAT = "#,##0.00"
 _MAX_ACCOUNTS_TEXT = 300
+WIDTH_SAMPLE_ROWS = 500  # table rows the column widths are fitted to
 _CHART_ROWS = 16  # the chart covers rows 5-20: on the first printed page
 
 
@@ -374,7 +376,7 @@ def _start_report_table_sheet(
 ) -> Any:
     ws = book.new_plain_sheet(name)
     labelled = [
-        [_label(v) if 0 < i < label_columns else v for i, v in enumerate(r)] for r in rows[:500]
+        [_label(v) if 0 < i < label_columns else v for i, v in enumerate(r)] for r in rows
     ]
     for i, width in enumerate(_widths(headers, labelled, 12), 1):
         ws.column_dimensions[get_column_letter(i)].width = width
@@ -387,10 +389,12 @@ def _start_report_table_sheet(
 def write_campaigns(book: WorkbookWriter, counts: CallCounts, context: ReportContext) -> None:
     """Per day, source, medium and campaign: the same five counts."""
     headers = ["Day", "Source", "Medium", "Campaign", *COUNT_HEADERS]
-    rows = list(counts.rows(counts.by_campaign))
+    rows = counts.rows(counts.by_campaign)  # built one at a time: there may be many
+    head = list(islice(rows, WIDTH_SAMPLE_ROWS))
+    sheet_title = "Calls by campaign"
+    ws = _start_report_table_sheet(book, CAMPAIGNS, context, headers, head, 4, sheet_title)
     title = "Calls per day and campaign"
-    ws = _start_report_table_sheet(book, CAMPAIGNS, context, headers, rows, 4, "Calls by campaign")
-    n = _table(ws, CellRules(context.tz, ws), title, headers, rows, 4)
+    n = _table(ws, CellRules(context.tz, ws), title, headers, chain(head, rows), 4)
     ws.auto_filter.ref = f"A6:{get_column_letter(len(headers))}{6 + n}"
 
 
@@ -408,13 +412,14 @@ FUNNEL_NOTES = (
 def write_funnel(book: WorkbookWriter, funnel: FunnelCounts, context: ReportContext) -> None:
     """Per month, source, medium and campaign: calls, unique-target calls, leads, deals, revenue."""
     headers = ["Month", "Source", "Medium", "Campaign", *MEASURES]
-    rows = list(funnel.rows())
-    title = "Funnel: calls, leads, deals and revenue per month and campaign"
-    ws = _start_report_table_sheet(book, FUNNEL, context, headers, rows, 4, "Funnel: from calls to revenue")
+    rows = funnel.rows()
+    head = list(islice(rows, WIDTH_SAMPLE_ROWS))
+    sheet_title = "Funnel: from calls to revenue"
+    ws = _start_report_table_sheet(book, FUNNEL, context, headers, head, 4, sheet_title)
     ws.column_dimensions["I"].width = 14
-    n = _table(
-        ws, CellRules(context.tz, ws), title, headers, rows, 4, {0: _MONTH_FORMAT, 8: _MONEY_FORMAT}
-    )
+    title = "Funnel: calls, leads, deals and revenue per month and campaign"
+    formats = {0: _MONTH_FORMAT, 8: _MONEY_FORMAT}
+    n = _table(ws, CellRules(context.tz, ws), title, headers, chain(head, rows), 4, formats)
     ws.auto_filter.ref = f"A6:{get_column_letter(len(headers))}{6 + n}"
     ws.append([])
     present = ", ".join(sorted(funnel.streams)) or "none"
