@@ -213,7 +213,7 @@ _TITLE_FONT = Font(bold=True, size=14)
 _BOLD = Font(bold=True)
 _MONTH_FORMAT = "yyyy-mm"
 _MONEY_FORMAT = "#,##0.00"
-_MAX_ACCOUNTS_TEXT = 300
+_MAX_ACCOUNTS_TEXT = 140
 WIDTH_SAMPLE_ROWS = 500  # table rows the column widths are fitted to
 _CHART_ROWS = 16  # the chart covers rows 5-20: on the first printed page
 
@@ -230,10 +230,15 @@ class ReportContext:
 def _accounts_text(counts: CallCounts | None) -> str:
     if counts is None:
         return "none"
-    pairs = sorted({(v or "?", a or "?") for _, v, a in counts.by_account}, key=str)
-    text = ", ".join(f"{vendor}: {account}" for vendor, account in pairs)
-    if len(text) > _MAX_ACCOUNTS_TEXT:
-        text = text[:_MAX_ACCOUNTS_TEXT].rsplit(", ", 1)[0] + f" … ({len(pairs)} accounts)"
+    by_vendor: dict[str, set[str]] = {}
+    for _, vendor, account in counts.by_account:
+        by_vendor.setdefault(vendor or "?", set()).add(account or "?")
+    text = "; ".join(
+        f"{vendor}: {', '.join(sorted(accounts))}" for vendor, accounts in sorted(by_vendor.items())
+    )
+    if len(text) > _MAX_ACCOUNTS_TEXT:  # a long line would shrink the printed page
+        total = sum(len(accounts) for accounts in by_vendor.values())
+        text = text[:_MAX_ACCOUNTS_TEXT].rsplit(", ", 1)[0] + f" … ({total} accounts)"
     return text
 
 
@@ -331,7 +336,7 @@ def write_summary(book: WorkbookWriter, counts: CallCounts, context: ReportConte
     daily = counts.daily_totals()
     by_account = list(counts.rows(counts.by_account))
     headers = ["Day", "Vendor", "Account", *COUNT_HEADERS]
-    for i, width in enumerate(_widths(headers, by_account, 12), 1):
+    for i, width in enumerate(_widths(headers, by_account, 15), 1):  # both tables' headers fit
         ws.column_dimensions[get_column_letter(i)].width = width
     _print_setup(ws, "1:3")  # before the first row: openpyxl writes sheet properties first
     _title_block(ws, context, "Calls per day")
@@ -423,9 +428,9 @@ def write_funnel(book: WorkbookWriter, funnel: FunnelCounts, context: ReportCont
     ws.auto_filter.ref = f"A6:{get_column_letter(len(headers))}{6 + n}"
     ws.append([])
     present = ", ".join(sorted(funnel.streams)) or "none"
-    ws.append([_styled(ws, "Streams in this run:", _BOLD), _styled(ws, present)])
+    ws.append([_styled(ws, f"Streams in this run: {present}", _BOLD)])
     for note in FUNNEL_NOTES:
-        ws.append([None, _styled(ws, note)])
+        ws.append([_styled(ws, note)])
 
 
 @dataclass

@@ -203,7 +203,7 @@ def test_report_sheets_count_calls_per_day_vendor_and_campaign(tmp_path: Path) -
     day1, day2 = dt.datetime(2024, 5, 1), dt.datetime(2024, 5, 2)
     summary = sheets["Summary"]
     assert summary[0] == ["Calls per day"]
-    assert summary[1] == ["Accounts:", "calltouch: site-1, comagic: 77"]
+    assert summary[1] == ["Accounts:", "calltouch: site-1; comagic: 77"]
     assert summary[2] == ["Period:", "2024-05-01 – 2024-05-02 (days in Europe/Moscow)"]
     header, rows, total = report_table(summary, "Calls per day, vendor and account")
     assert header == [
