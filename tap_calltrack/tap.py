@@ -66,11 +66,14 @@ class TapCalltrack(Tap):
 
     # --- config ------------------------------------------------------------------------
 
+    #: Set by --discover: the range settings are checked only when given.
+    discovering = False
+
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Our own checks: they name the bad setting and never echo its value."""
         redaction.install(secret_values(self._config))
         try:
-            check_common(self._config)
+            check_common(self._config, need_start=not self.discovering)
             for vendor in VENDORS:
                 accounts = vendor.parse_accounts(self._config)
                 check_range(self._config, [account.timezone for account in accounts])
@@ -309,14 +312,16 @@ class TapCalltrack(Tap):
 
     @classmethod
     def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
-        """Discovery checks a config it is given (an empty one lists every stream)."""
+        """Discovery checks every setting it is given; it needs none (with no accounts it
+        lists every vendor's streams)."""
         if not value:
             return
         config = ctx.params.get("config")
         settings = getattr(config, "config", None) or {}
         parse_env = getattr(config, "parse_env", False)
-        tap = cls(config=settings, parse_env_config=parse_env,
-                  validate_config=bool(settings) or parse_env, setup_mapper=False)
+        discovering = type(f"{cls.__name__}Discovery", (cls,), {"discovering": True})
+        tap = discovering(config=settings, parse_env_config=parse_env, validate_config=True,
+                          setup_mapper=False)
         tap.run_discovery()
         ctx.exit()
 
