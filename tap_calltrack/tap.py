@@ -335,7 +335,7 @@ class TapCalltrack(Tap):
 class _ToDebug(logging.Filter):
     """Turns a library's routine INFO lines (matched by their start) into DEBUG lines."""
 
-    def __init__(self, *starts: str) -> None:
+    def __init__(self, starts: str | tuple[str, ...]) -> None:
         super().__init__()
         self.starts = starts
 
@@ -347,11 +347,13 @@ class _ToDebug(logging.Filter):
 
 
 def quiet_library_chatter(tap_logger: logging.Logger) -> None:
-    """pyrate-limiter's bucket line (once per vendor) and the SDK's env-var line say
-    nothing a user needs: DEBUG, not INFO."""
+    """pyrate-limiter's bucket line (once per vendor), the SDK's env-var line and its line
+    per deselected stream (the opt-in recordings streams, every run) say nothing a user
+    needs: DEBUG, not INFO."""
     for logger, starts in ((logging.getLogger("pyrate_limiter.limiter"),
                             "Initializing default bucket"),
-                           (tap_logger, "Skipping parse of env var settings")):
+                           (tap_logger, ("Skipping parse of env var settings",
+                                         "Skipping deselected stream"))):
         if not any(isinstance(f, _ToDebug) for f in logger.filters):
             logger.addFilter(_ToDebug(starts))
 
