@@ -296,7 +296,9 @@ class TapCalltrack(Tap):
             shutdown.finish(stop, cls.name, tap.write_final_state)
         finally:
             tap.close()
-        sys.exit(tap.run_status.finish())
+        code = tap.run_status.finish()
+        shutdown.run_ended()
+        sys.exit(code)
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
@@ -376,6 +378,12 @@ def _one_line_errors(main: Callable[..., Any], name: str) -> Callable[..., Any]:
     """Bad config and fatal extraction errors end the process with one line, no traceback."""
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return run(*args, **kwargs)
+        except SystemExit as done:  # click ends every run with one
+            shutdown.exit_now(done.code)
+
+    def run(*args: Any, **kwargs: Any) -> Any:
         shutdown.install()
         try:
             return main(*args, **kwargs)

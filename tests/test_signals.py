@@ -146,3 +146,26 @@ def test_a_signal_during_a_comagic_quota_wait_ends_the_run_promptly(sandbox, tmp
     partitions = states[-1]["bookmarks"]["comagic_calls"]["partitions"]
     assert [p["replication_key_value"] for p in partitions] == ["2024-01-07T21:00:00+00:00"]
     assert "stopped by SIGTERM" in tap.stderr.decode()
+
+
+def test_a_failed_run_ends_without_waiting_for_a_worker_in_a_backoff(tmp_path):
+    """The first window fails for good (HTTP 400) while the next one sleeps in a 30 s
+    Retry-After: the process ends with the failure, not after the sleeps (6 x 30 s)."""
+
+    def respond(request: Request) -> Reply:
+        if request.param("dateFrom") == "01/01/2024":
+            return Reply(status=400, json={"message": "bad request"}, delay=0.5)
+        return Reply(status=503, headers={"Retry-After": "30"}, body=b"busy")
+
+    with FakeVendor(calls_only(respond)) as fake:
+        config = calltouch_config(fake.url)
+        catalog = catalog_selecting(config, tmp_path, {"calltouch_calls"})
+        tap = TapProcess(["--config", str(write_json(tmp_path / "config.json", config)),
+                          "--catalog", str(catalog)])
+        try:
+            returncode = tap.finish(timeout=25)  # far below the sleeps it must not wait for
+        finally:
+            if tap.process.poll() is None:
+                tap.process.kill()
+    assert returncode == 1, tap.stderr.decode()[-3000:]
+    assert "Traceback" not in tap.stderr.decode()
