@@ -27,7 +27,7 @@ from tap_calltrack.recordings import (
     whole_file_on_disk,
     without_credentials,
 )
-from tap_calltrack.settings import VendorLimits
+from tap_calltrack.settings import ConfigError, VendorLimits, check_common
 
 SAFE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -152,3 +152,11 @@ def test_two_downloads_of_one_file_at_once_leave_one_intact_file(tmp_path):
     assert (tmp_path / "v/a/same.mp3").read_bytes() == body
     assert len({o.row["sha256"] for o in outcomes if o.row}) == 1
     assert [p.name for p in (tmp_path / "v/a").iterdir()] == ["same.mp3"]
+
+
+@pytest.mark.parametrize("value", [0, -1, "500", True, float("nan")])
+def test_max_recording_mb_must_be_a_positive_number(value):
+    config = {"start_date": "2024-01-01", "max_recording_mb": value}
+    with pytest.raises(ConfigError, match="max_recording_mb"):
+        check_common(config)
+    check_common({**config, "max_recording_mb": 0.5})
