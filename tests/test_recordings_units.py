@@ -97,6 +97,9 @@ def test_credentials_stay_with_their_host():
     stripped = without_credentials("https://cdn.example/x?clientApiId=T0K&sig=1&t=T0K",
                                    {"clientApiId": "T0K"})
     assert stripped == "https://cdn.example/x?sig=1"
+    signed = "https://s3.example/x?X-Amz-Signature=a%2Fb~c&clientApiId=T%30K&e=1"
+    assert without_credentials(signed, {"clientApiId": "T0K"}) == \
+        "https://s3.example/x?X-Amz-Signature=a%2Fb~c&e=1"
 
 
 def test_ids_in_urls_are_one_segment():
