@@ -304,3 +304,19 @@ def test_endless_redirects_stop(tmp_path):
     assert_clean_exit(result)
     assert "redirects" in result.stderr
     assert hops <= 6 * len(result.records["callkeeper_calls"])
+
+
+def test_no_token_in_the_output_of_recordings_at_debug_level(tmp_path):
+    def refuse_some(request: Request) -> Reply:
+        if request.path.endswith("1/download"):
+            return Reply(body="<html>login</html>", headers={"Content-Type": "text/html"})
+        return good_media(request)
+
+    with RecordingWorld(media=refuse_some) as world:
+        config = world.config("calltouch", tmp_path / "recordings")
+        token = config["calltouch"]["sites"][0]["api_token"]
+        result = run_tap(config, tmp_path / "run", streams={"calltouch_recordings"},
+                         env={"LOGLEVEL": "DEBUG", "TAP_CALLTRACK_LOGLEVEL": "DEBUG"})
+    assert_clean_exit(result)
+    assert "DEBUG" in result.stderr and result.records["calltouch_recordings"]
+    assert token not in result.stdout + result.stderr
