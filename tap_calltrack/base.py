@@ -10,8 +10,9 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -29,6 +30,7 @@ from tap_calltrack.http import (
     StreamUnavailable,
     VendorHttp,
 )
+from tap_calltrack.lookahead import Lookahead, page_key
 from tap_calltrack.messages import nothing_deselected, record_messages
 from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.settings import Account, ConfigError, lookback_days, parse_instant
@@ -270,7 +272,9 @@ class CalltrackStream(RESTStream[Any]):
     def fail(self, account: Account, exc: Exception, cause: str) -> None:
         """Report a failure of this stream for ``account`` (once, with where it happened)."""
         unit = self.failure_unit(account)
-        if not getattr(exc, "located", False):
+        named = getattr(exc, "located", False) or (  # a message built with describe()
+            cause.startswith(f"{account.vendor} ") and f"[{account.label}]" in cause)
+        if not named:
             window = getattr(exc, "window", None)
             window = getattr(window, "window", window)  # a task of a window (Comagic)
             where = f"{account.vendor} {unit} [{account.label}]"
@@ -352,13 +356,59 @@ class WindowedStream(CalltrackStream):
         raise NotImplementedError
 
     def pages(self, account: Account, windows: list[Window]) -> Iterator[tuple[Window, Page, bool]]:
+        self.send_ahead(account)
+
+        def submit(fetch: Callable[..., Page], window: Window, token: Any) -> Future[Page]:
+            key = page_key(account.context, window, token)
+            sent = self.lookahead.take(key) if key is not None else None
+            return sent if sent is not None else self.http.submit(fetch, window, token)
+
         prefetcher: OrderedPrefetcher[Window, Page] = OrderedPrefetcher(
             fetch=lambda window, token: self.fetch_page(account, window, token),
-            submit=self.http.submit,
+            submit=submit,
             new_walk=lambda window: self.new_walk(account, window),
             ahead=self.prefetch_depth,
         )
         return prefetcher.run(windows)
+
+    # --- accounts ahead (see lookahead.py) --------------------------------------------
+
+    @cached_property
+    def lookahead(self) -> Lookahead:
+        lookahead = Lookahead(self.http.submit, self.http.limits.max_concurrent_requests)
+        self.http.on_close(lookahead.close)
+        return lookahead
+
+    def account_order(self) -> list[Account]:
+        """The accounts in the order the SDK syncs this stream's partitions."""
+        return self.accounts
+
+    def planned_windows(self, account: Account) -> list[Window]:
+        """The windows :meth:`pages` will be asked for when ``account``'s turn comes."""
+        return self.windows_for(account, account.context)
+
+    def send_ahead(self, account: Account) -> None:
+        """Request the first page of the next accounts' first window (bounded)."""
+        order = self.account_order()
+        keys = [context_key(other.context) for other in order]
+        if context_key(account.context) not in keys:
+            return
+        position = keys.index(context_key(account.context))
+        self.lookahead.drop_before(position)
+        run = self.tap.run_status
+        for offset, following in enumerate(order[position + 1:], start=position + 1):
+            if self.lookahead.full:
+                return
+            if not run.may_extract(following, self.failure_unit(following)):
+                continue
+            windows = self.planned_windows(following)
+            if not windows:
+                continue
+            token = self.new_walk(following, windows[0]).first()
+            key = page_key(following.context, windows[0], token)
+            if key is not None:
+                self.lookahead.send(key, offset, partial(self.fetch_page, following,
+                                                         windows[0], token))
 
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:

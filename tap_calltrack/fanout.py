@@ -15,6 +15,7 @@ client in its own zone. Every participant has one partition per unit.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ from tap_calltrack.settings import Account
 
 if TYPE_CHECKING:
     from tap_calltrack.recordings import RecordingRef
-from tap_calltrack.windows import day_windows
+from tap_calltrack.windows import Window, day_windows
 
 
 class CallParticipant(WindowedStream):
@@ -49,6 +50,9 @@ class CallParticipant(WindowedStream):
     def call_accounts(self) -> list[Account]:
         """The fan-out's units of this stream's vendor: one partition each."""
         return self.tap.call_source(self.vendor).call_accounts()
+
+    def account_order(self) -> list[Account]:
+        return self.call_accounts()
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
@@ -113,6 +117,11 @@ class CallSource(CallParticipant):
     def call_accounts(self) -> list[Account]:
         return self.accounts
 
+    def planned_windows(self, account: Account) -> list[Window]:
+        """The windows :func:`drive` will walk for ``account`` (see lookahead.py)."""
+        participants = [p for p in self.tap.call_participants(self.vendor) if p.participates]
+        return call_windows(self, participants or [self], account)[1]
+
     def rows_from_calls(self, calls: list[dict[str, Any]], account: Account
                         ) -> list[dict[str, Any]]:
         return calls
@@ -132,11 +141,7 @@ def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]
     if driver not in participants:
         participants.append(driver)
     source_context = source.context_for(account)
-    for participant in participants:
-        participant.inherit_bookmark(account)
-    starts = {p: p.extraction_range(account, p.context_for(account))[0] for p in participants}
-    end = source.extraction_range(account, source_context)[1]
-    windows = day_windows(min(starts.values()), end, source.window_days(account))
+    starts, windows = call_windows(source, participants, account)
     only_source = participants == [source]
     progress = Progress(driver.logger, driver.name, account, source.http)
     progress.windows = len(windows)
@@ -159,6 +164,17 @@ def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]
                 if window.end > starts[participant]:
                     participant.advance_bookmark(participant.context_for(account), window)
     progress.report()
+
+
+def call_windows(source: CallSource, participants: list[CallParticipant], account: Account
+                 ) -> tuple[dict[CallParticipant, dt.datetime], list[Window]]:
+    """Each participant's start, and the calls windows that serve them all (from the
+    earliest start to the source's end)."""
+    for participant in participants:
+        participant.inherit_bookmark(account)
+    starts = {p: p.extraction_range(account, p.context_for(account))[0] for p in participants}
+    end = source.extraction_range(account, source.context_for(account))[1]
+    return starts, day_windows(min(starts.values()), end, source.window_days(account))
 
 
 def partition_state(stream: WindowedStream, context: Mapping[str, Any]

@@ -162,21 +162,23 @@ def read_capped(response: requests.Response, cap: int) -> None:
 
 
 class ApiSession(requests.Session):
-    """A session that never follows a redirect (every API call carries a credential: a
-    token in the query or route, or in the POSTed body) and reads bodies with a size cap.
+    """API calls (every request not asking for ``stream=True``) never follow a redirect —
+    each carries a credential: a token in the query or route, or in the POSTed body — and
+    their bodies are read with a size cap.
 
-    Calls asking for ``stream=True`` (recording downloads) get the body unread.
+    Streamed requests (recording downloads, recordings.py) are left to their caller: body
+    unread, redirects as the caller asks.
     """
 
     max_body_bytes = MAX_JSON_BYTES
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if kwargs.get("stream"):
+            return super().send(request, **kwargs)
         kwargs["allow_redirects"] = False
-        buffered = not kwargs.get("stream")
         kwargs["stream"] = True
         response = super().send(request, **kwargs)
-        if buffered:
-            read_capped(response, self.max_body_bytes)
+        read_capped(response, self.max_body_bytes)
         return response
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -223,9 +223,14 @@ def without_credentials(url: str, params: Mapping[str, Any]) -> str:
     """``url`` with every query parameter that is one of ours (by name or value) removed."""
     parts = urlsplit(url)
     ours = {str(value) for value in params.values()}
-    query = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
-             if name not in params and value not in ours]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+
+    def is_ours(piece: str) -> bool:
+        decoded = parse_qsl(piece, keep_blank_values=True)
+        return any(name in params or value in ours for name, value in decoded)
+
+    # the other parameters are kept exactly as written (a signed URL must stay valid)
+    kept = [piece for piece in parts.query.split("&") if piece and not is_ours(piece)]
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def open_recording(session: requests.Session, ref: RecordingRef, timeout: float

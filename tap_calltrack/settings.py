@@ -147,7 +147,7 @@ COMMON_PROPERTIES = [
         th.IntegerType,
         default=DEFAULT_MAX_TRIES,
         description="Attempts per request on retryable failures (429, 5xx, resets, "
-        "timeouts, broken bodies) before the run stops with an error.",
+        "timeouts, broken bodies) before that stream fails for that account.",
     ),
     th.Property(
         "request_timeout",
@@ -286,11 +286,16 @@ def vendor_limits(config: Mapping[str, Any], vendor: str,
     )
 
 
-def check_common(config: Mapping[str, Any]) -> None:
-    """Checks of the settings every vendor shares."""
+def check_common(config: Mapping[str, Any], *, need_start: bool = True) -> None:
+    """Checks of the settings every vendor shares (discovery needs no ``start_date``, but
+    checks one it is given)."""
     if config.get("start_date") is None:
-        raise ConfigError("start_date", "is required")
-    parse_instant(config["start_date"], "start_date")
+        if need_start:
+            raise ConfigError("start_date", "is required")
+    else:
+        parse_instant(config["start_date"], "start_date")
+    if config.get("end_date") is not None:
+        parse_instant(config["end_date"], "end_date")
     check_range(config, [ZoneInfo(DEFAULT_TIMEZONE)])
     lookback_days(config)
     if config.get("recordings_dir") is not None and not isinstance(config["recordings_dir"], str):

@@ -13,6 +13,7 @@ is whole (:func:`deferred`), so stdout never ends in half a line.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -45,12 +46,16 @@ class _Guard:
         self.depth = 0
         self.held: int | None = None
         self.raised = False
+        self.after_run = False  # every message is out: a signal just ends the process
 
 
 _GUARD = _Guard()
 
 
 def _handle(signum: int, frame: FrameType | None) -> None:
+    if _GUARD.after_run:  # e.g. while Python waits for a worker still in a backoff sleep
+        os.write(2, f"stopped by {signal.Signals(signum).name} after the run\n".encode())
+        os._exit(128 + signum)
     if _GUARD.raised:
         return  # a second signal while the first one is being handled
     if _GUARD.depth:
@@ -66,6 +71,28 @@ def install() -> None:
         return
     for signum in SIGNALS:
         signal.signal(signum, _handle)
+
+
+def exit_now(code: Any) -> None:
+    """End the process with ``code`` (a SystemExit code) once every output is flushed,
+    without waiting for worker threads: a request still sleeping in a backoff after the
+    run has failed or ended must not keep the process alive for minutes."""
+    try:
+        if isinstance(code, str):
+            print(code, file=sys.stderr)
+            code = 1
+        atexit._run_exitfuncs()  # our writer's flush, logging.shutdown: not thread joins
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code if isinstance(code, int) else 0)
+
+
+def run_ended() -> None:
+    """Every message is written (the final STATE included): from now on a signal ends
+    the process at once instead of waiting for worker threads at exit."""
+    sys.stdout.flush()
+    _GUARD.after_run = True
 
 
 @contextmanager
@@ -94,8 +121,9 @@ def finish(stop: Interrupted, name: str, final_messages: Callable[[], Any] | Non
         if final_messages is not None:
             final_messages()
         sys.stdout.flush()
-        print(f"{name}: {stop}; the last STATE covers every record emitted "
-              f"(exit {code})", file=sys.stderr)
-        sys.stderr.flush()
+        # Straight to the descriptor: the signal may have cut a log write that holds the
+        # stderr wrapper's lock (the line holds no secret: a name and a signal).
+        os.write(2, f"{name}: {stop}; the last STATE covers every record emitted "
+                    f"(exit {code})\n".encode())
     finally:
         os._exit(code)

@@ -67,11 +67,14 @@ class TapCalltrack(Tap):
 
     # --- config ------------------------------------------------------------------------
 
+    #: Set by --discover: the range settings are checked only when given.
+    discovering = False
+
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Our own checks: they name the bad setting and never echo its value."""
         redaction.install(secret_values(self._config))
         try:
-            check_common(self._config)
+            check_common(self._config, need_start=not self.discovering)
             for vendor in VENDORS:
                 accounts = vendor.parse_accounts(self._config)
                 check_range(self._config, [account.timezone for account in accounts])
@@ -311,7 +314,9 @@ class TapCalltrack(Tap):
             shutdown.finish(stop, cls.name, tap.write_final_state)
         finally:
             tap.close()
-        sys.exit(tap.run_status.finish())
+        code = tap.run_status.finish()
+        shutdown.run_ended()
+        sys.exit(code)
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
@@ -327,14 +332,16 @@ class TapCalltrack(Tap):
 
     @classmethod
     def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
-        """Discovery checks a config it is given (an empty one lists every stream)."""
+        """Discovery checks every setting it is given; it needs none (with no accounts it
+        lists every vendor's streams)."""
         if not value:
             return
         config = ctx.params.get("config")
         settings = getattr(config, "config", None) or {}
         parse_env = getattr(config, "parse_env", False)
-        tap = cls(config=settings, parse_env_config=parse_env,
-                  validate_config=bool(settings) or parse_env, setup_mapper=False)
+        discovering = type(f"{cls.__name__}Discovery", (cls,), {"discovering": True})
+        tap = discovering(config=settings, parse_env_config=parse_env, validate_config=True,
+                          setup_mapper=False)
         tap.run_discovery()
         ctx.exit()
 
@@ -348,7 +355,7 @@ class TapCalltrack(Tap):
 class _ToDebug(logging.Filter):
     """Turns a library's routine INFO lines (matched by their start) into DEBUG lines."""
 
-    def __init__(self, *starts: str) -> None:
+    def __init__(self, starts: str | tuple[str, ...]) -> None:
         super().__init__()
         self.starts = starts
 
@@ -360,11 +367,13 @@ class _ToDebug(logging.Filter):
 
 
 def quiet_library_chatter(tap_logger: logging.Logger) -> None:
-    """pyrate-limiter's bucket line (once per vendor) and the SDK's env-var line say
-    nothing a user needs: DEBUG, not INFO."""
+    """pyrate-limiter's bucket line (once per vendor), the SDK's env-var line and its line
+    per deselected stream (the opt-in recordings streams, every run) say nothing a user
+    needs: DEBUG, not INFO."""
     for logger, starts in ((logging.getLogger("pyrate_limiter.limiter"),
                             "Initializing default bucket"),
-                           (tap_logger, "Skipping parse of env var settings")):
+                           (tap_logger, ("Skipping parse of env var settings",
+                                         "Skipping deselected stream"))):
         if not any(isinstance(f, _ToDebug) for f in logger.filters):
             logger.addFilter(_ToDebug(starts))
 
@@ -387,6 +396,12 @@ def _one_line_errors(main: Callable[..., Any], name: str) -> Callable[..., Any]:
     """Bad config and fatal extraction errors end the process with one line, no traceback."""
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return run(*args, **kwargs)
+        except SystemExit as done:  # click ends every run with one
+            shutdown.exit_now(done.code)
+
+    def run(*args: Any, **kwargs: Any) -> Any:
         shutdown.install()
         try:
             return main(*args, **kwargs)

@@ -47,6 +47,10 @@ def calls_only(respond_calls: Callable[[Request], Reply]) -> Callable[[Request],
             return respond_calls(request)
         if request.path.endswith("/orders-diary/orders"):
             return Reply(json={"page": 1, "pageTotal": 1, "records": []})
+        if request.path.endswith("/total-count"):  # statistics: documented shapes, no data
+            return Reply(json=0)
+        if "/statistics/" in request.path:
+            return Reply(json={})
         return Reply(json=[])
 
     return respond
@@ -74,6 +78,7 @@ class TapProcess:
             stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
         self.lines: list[bytes] = []
         self.stderr = b""
+        self._err_lines: list[bytes] = []
         self._state_seen = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -89,7 +94,12 @@ class TapProcess:
 
     def _read_err(self) -> None:
         assert self.process.stderr is not None
-        self.stderr = self.process.stderr.read()
+        for line in self.process.stderr:
+            self._err_lines.append(line)
+        self.stderr = b"".join(self._err_lines)
+
+    def stderr_so_far(self) -> str:
+        return b"".join(self._err_lines).decode(errors="replace")
 
     def wait_for_state(self, timeout: float) -> bool:
         return self._state_seen.wait(timeout)

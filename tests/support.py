@@ -125,6 +125,12 @@ def select(catalog: dict[str, Any], streams: set[str] | None) -> dict[str, Any]:
     return catalog
 
 
+def every_stream(config: dict[str, Any], tmp: Path) -> set[str]:
+    """Every stream of the catalog, the opt-in recordings streams included."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    return {entry["tap_stream_id"] for entry in discover(config, tmp)["streams"]}
+
+
 def run_tap(config: dict[str, Any], tmp: Path, *, streams: set[str] | None = None,
             state: dict[str, Any] | None = None, env: dict[str, str] | None = None,
             timeout: float = 600) -> TapRun:

@@ -216,3 +216,17 @@ def test_an_account_that_gets_no_records_is_named_in_one_line(tmp_path):
     assert len(lines) == 1, result.stderr
     assert "calltouch account 'quiet'" in lines[0]
     assert '"callId":1' in result.stdout
+
+
+def test_discovery_needs_no_start_date_but_checks_every_setting_it_is_given(tmp_path):
+    config = calltouch_config(UNUSED_URL)
+    config.pop("start_date")
+    config.pop("end_date")
+    write_json(tmp_path / "config.json", config)
+    result = tap(tmp_path, "--config", "config.json", "--discover")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["streams"]
+    config["calltouch"]["sites"][0].pop("api_token")
+    write_json(tmp_path / "config.json", config)
+    result = tap(tmp_path, "--config", "config.json", "--discover")
+    assert_one_line_error(result, "setting 'calltouch.sites[0].api_token'")

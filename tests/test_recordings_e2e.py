@@ -91,21 +91,27 @@ def test_traversal_ids_stay_inside_recordings_dir(tmp_path, vendor, key):
     assert all(len(Path(name).parts) == 3 for name in files_in(folder)), files_in(folder).keys()
 
 
-def test_a_300_character_id_and_a_nul_id_never_crash_the_run(tmp_path):
-    ids = itertools.cycle(["9" * 300, "bad\x00id", "a/b\\c:d", "..", "."])
+HOSTILE_IDS = ["9" * 300, "bad\x00id", "a/b\\c:d", "..", ".", "../../x" + "y" * 300]
+
+
+@pytest.mark.parametrize(("vendor", "key"), [
+    ("callkeeper", "universalId"), ("calltouch", "callId"), ("comagic", "communication_id")])
+def test_a_300_character_id_and_a_nul_id_never_crash_the_run(tmp_path, vendor, key):
+    ids = itertools.cycle(HOSTILE_IDS)
 
     def tamper(where: str, body: Any) -> Any:
-        return rewrite(body, "universalId", lambda value: next(ids))
+        return rewrite(body, key, lambda value: next(ids)) if where == vendor else body
 
     with RecordingWorld(tamper) as world:
-        result = run(world, "callkeeper", tmp_path)
+        result = run(world, vendor, tmp_path)
     assert_clean_exit(result)
-    rows = result.records["callkeeper_recordings"]
-    names = {Path(row["path"]).name for row in rows}
-    assert len(names) == 5  # five different ids, five different files
+    rows = result.records[STREAM[vendor]]
+    saved = {str(row[key]): Path(row["path"]).name for row in rows}  # Calltouch: int ids
+    assert set(saved) <= set(HOSTILE_IDS) and len(saved) >= 3, saved
+    assert len(set(saved.values())) == len(saved)  # different ids, different files
     assert_only_safe_files(tmp_path / "recordings", tmp_path)
-    assert {row["universalId"] for row in rows} == {"9" * 300, "bad\x00id", "a/b\\c:d",
-                                                     "..", "."}
+    if vendor == "callkeeper":  # every call of the sandbox's first account has a record
+        assert set(saved) == set(HOSTILE_IDS)
 
 
 def test_the_same_recording_twice_in_one_page_gives_one_intact_file(tmp_path):
@@ -298,3 +304,19 @@ def test_endless_redirects_stop(tmp_path):
     assert_clean_exit(result)
     assert "redirects" in result.stderr
     assert hops <= 6 * len(result.records["callkeeper_calls"])
+
+
+def test_no_token_in_the_output_of_recordings_at_debug_level(tmp_path):
+    def refuse_some(request: Request) -> Reply:
+        if request.path.endswith("1/download"):
+            return Reply(body="<html>login</html>", headers={"Content-Type": "text/html"})
+        return good_media(request)
+
+    with RecordingWorld(media=refuse_some) as world:
+        config = world.config("calltouch", tmp_path / "recordings")
+        token = config["calltouch"]["sites"][0]["api_token"]
+        result = run_tap(config, tmp_path / "run", streams={"calltouch_recordings"},
+                         env={"LOGLEVEL": "DEBUG", "TAP_CALLTRACK_LOGLEVEL": "DEBUG"})
+    assert_clean_exit(result)
+    assert "DEBUG" in result.stderr and result.records["calltouch_recordings"]
+    assert token not in result.stdout + result.stderr

@@ -145,8 +145,12 @@ def decode_statistics(response: requests.Response) -> Any:
     return decode_calltouch(response)
 
 
-def check_statistic(kind: str, body: Any) -> None:
-    """total-count is a bare number, the others an object of counts (NOTES.md 1.6)."""
+def checked_statistic(kind: str, body: Any) -> Any:
+    """total-count is a bare number, the others an object of counts (NOTES.md 1.6). An
+    empty list is taken for an empty object ("no counts": how many JSON encoders write an
+    empty map; the docs show no empty answer), anything else of another shape is refused."""
+    if body == [] and kind != "total-count":
+        return {}
     if kind == "total-count":
         ok = isinstance(body, (int, float)) and not isinstance(body, bool)
     else:
@@ -157,6 +161,7 @@ def check_statistic(kind: str, body: Any) -> None:
         raise ProtocolError(f"{kind} answered a JSON {type(body).__name__} that is not the "
                             "documented " + ("number" if kind == "total-count" else
                                              "object of counts"))
+    return body
 
 
 def parse_stat_day(key: str) -> dt.date:
@@ -188,9 +193,7 @@ class StatisticsStream(CalltouchStream):
                                timeout=timeout)
 
         def decode(response: requests.Response) -> tuple[requests.Response, Any]:
-            body = decode_statistics(response)
-            check_statistic(kind, body)
-            return response, body
+            return response, checked_statistic(kind, decode_statistics(response))
 
         return self.http.call(send, decode, self.describe(account, window, kind))
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tap_calltrack.comagic.rpc import metadata_of
 from tap_calltrack.comagic.session import AccountSession
-from tap_calltrack.http import AuthError, FatalError, QuotaExhausted
+from tap_calltrack.http import AuthError, FatalError, LimitExceeded, QuotaExhausted
 from tap_calltrack.settings import Account
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PAGE = 10_000
+MAX_LIST_OFFSET = 100_000  # the API's largest offset (NOTES 2.1)
 CUSTOMER_USER_FIELDS = ["id", "login", "description", "name", "customer_id"]
 # What get.customer_users answers a user that is not an agent is undocumented: read
 # these as "no clients" (the sandbox answers an empty list).
@@ -177,6 +178,8 @@ class ComagicRuntime:
             total = total_of(answer.result)
             if not page or len(page) < PAGE or (total is not None and len(rows) >= total):
                 return rows
+            if len(rows) > MAX_LIST_OFFSET:  # pages that never end: the API's largest offset
+                raise LimitExceeded(f"{what}: pages are still full at offset {MAX_LIST_OFFSET}")
 
     # --- scopes (partitions) -----------------------------------------------------------
 

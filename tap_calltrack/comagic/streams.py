@@ -116,8 +116,8 @@ class CallsStream(CallSource, ClientReportStream):
 
     def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
         """The mp3 records of one emitted comagic_calls record, to download."""
-        communication_id = record.get("communication_id")
-        if communication_id is None:
+        communication_id, record_ids = record.get("communication_id"), record.get("call_records")
+        if communication_id is None or not isinstance(record_ids, list):
             return []
         media = self.media_url(account)
         app_id = record.get("app_id")
@@ -128,7 +128,7 @@ class CallsStream(CallSource, ClientReportStream):
             record={"app_id": app_id, "user_id": record.get("user_id"), "id": record.get("id"),
                     "communication_id": communication_id, "record_id": record_id,
                     "start_time_utc": record.get("start_time_utc")},
-        ) for record_id in record.get("call_records") or []]
+        ) for record_id in record_ids if record_id is not None]
 
 
 def record_ids_as_text(row: dict[str, Any]) -> None:

@@ -220,29 +220,23 @@ class CellRules:
 
     def date_time(self, value: Any) -> Any:
         """date-time columns: naive local date-times in the target's time zone, to the ms."""
-        if type(value) is not str:
-            return self.mismatch(value)
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return self.mismatch(value)
-        local = self.local_datetime(parsed)
-        if local is None:
-            return self._as_text("date_out_of_range", value)
-        return local
+        return self._date_time_in(value, None)
 
     def date_time_utc(self, value: Any) -> Any:
         """date-time columns named ``*_utc``: naive UTC date-times, to the ms."""
+        return self._date_time_in(value, _UTC)
+
+    def _date_time_in(self, value: Any, zone: dt.tzinfo | None) -> Any:
         if type(value) is not str:
             return self.mismatch(value)
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
             return self.mismatch(value)
-        utc = self.local_datetime(parsed, _UTC)
-        if utc is None:
+        moment = self.local_datetime(parsed, zone)
+        if moment is None:
             return self._as_text("date_out_of_range", value)
-        return utc
+        return moment
 
     def local_datetime(
         self, parsed: dt.datetime, zone: dt.tzinfo | None = None

@@ -448,6 +448,7 @@ class CalltouchApp:
             "siteId": site.site_id,
             "hostname": f.landing_url.split("/")[2],
             "ctClientId": zlib.crc32(f.caller_number.encode()) % 10**9,
+            "ctGlobalId": zlib.crc32(f.caller_number.encode()) * 7 % 10**10,
             "attrs": {"form": "main"} if query.get("withAttrs") == "true" and f.index % 2 else None,
             "dcm": [] if query.get("withDcm") == "true" else None,
         }

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import msgspec
 
@@ -159,6 +159,7 @@ class Sandbox:
         self._recent: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._rng = random.Random(options.seed)
+        self._in_flight = 0
 
     def app_for(self, path: str) -> VendorApp | None:
         for app in self.apps:
@@ -189,6 +190,16 @@ class Sandbox:
                 while len(self._pages) > self.options.cache_pages:
                     self._pages.popitem(last=False)
         return response
+
+    def arrive(self) -> None:
+        """A vendor request is being answered: counts the most answered at once."""
+        with self._lock:
+            self._in_flight += 1
+            self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self._in_flight)
+
+    def leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def mark_time(self) -> None:
         """Wall-clock time of the first and the latest request (for rate benchmarks)."""
@@ -263,6 +274,13 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             vendor = app.prefix.strip("/")
             sandbox.count("requests", f"requests_{vendor}")
             sandbox.mark_time()
+            sandbox.arrive()
+            try:
+                self._answer(app, vendor, split, body)
+            finally:
+                sandbox.leave()
+
+        def _answer(self, app: VendorApp, vendor: str, split: SplitResult, body: bytes) -> None:
             # The ceiling counts arrivals, as a vendor's gateway does; latency comes after.
             limited = sandbox.over_limit(self.client_address[0], vendor)
             if sandbox.options.latency_ms:

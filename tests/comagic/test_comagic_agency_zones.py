@@ -96,8 +96,22 @@ def check_zones(run: TapRun, comagic, zones: dict[int, str]) -> None:
 
 @pytest.mark.e2e
 def test_three_clients_in_three_zones_from_get_account(comagic, tmp_path):
-    run = run_tap(zones_config(comagic), tmp_path, streams=CALL_STREAMS)
+    config = {**zones_config(comagic), "recordings_dir": str(tmp_path / "recordings")}
+    run = run_tap(config, tmp_path, streams=CALL_STREAMS | {"comagic_recordings"})
     check_zones(run, comagic, CLIENT_ZONES)
+    # the recordings ride along the same fetch: per client, each file downloaded once
+    recordings = run.records["comagic_recordings"]
+    calls = {(r["app_id"], r["id"]): r for r in run.records["comagic_calls"]}
+    assert recordings and len(recordings) == sum(len(c["call_records"]) for c in
+                                                 calls.values())
+    assert comagic.counts()["media_ok"] == len(recordings)
+    for row in recordings:
+        assert row["account"] == "okna-zones" and row["user_id"] in CLIENT_ZONES
+        assert row["start_time_utc"] == calls[(row["app_id"], row["id"])]["start_time_utc"]
+    for user_id, zone in CLIENT_ZONES.items():
+        assert bookmarks(run, "comagic_recordings")[(("account", "okna-zones"),
+                                                     ("user_id", user_id))] == \
+            local_midnight_utc(LAST_DAY + dt.timedelta(days=1), zone)
     assert "reading it in the agency's zone" not in run.stderr
     assert {entry["user_id"] for entry in comagic.state()["windows"]} == set(CLIENT_ZONES)
     assert comagic.counts()["calls_get.account"] == 4  # the agency, then each client once

@@ -203,3 +203,13 @@ def norm_rows(rows: list[list[Any]], width: int) -> list[list[Any]]:
     while result and all(v is None for v in result[-1]):
         result.pop()
     return result
+
+
+def report_table(rows: list[list[Any]], title: str) -> tuple[list[Any], list[list[Any]], list[Any]]:
+    """A titled table of a report sheet: its header, its data rows and its Total row."""
+    start = next(i for i, row in enumerate(rows) if i > 3 and row and row[0] == title)
+    header = [cell for cell in rows[start + 1] if cell is not None]
+    end = next(i for i in range(start + 2, len(rows)) if rows[i] and rows[i][0] == "Total")
+    width = len(header)
+    body = [(row + [None] * width)[:width] for row in rows[start + 2 : end]]
+    return header, body, (rows[end] + [None] * width)[:width]

@@ -415,7 +415,9 @@ def test_realistic_multi_stream_input_round_trips(tmp_path: Path) -> None:
     stdout = run_target({"output_path": str(path)}, singer_lines(realistic_messages()))
     assert json.loads(stdout) == {"bookmarks": {"calls": "2024-05-02"}}
     sheets = read_openpyxl(path)
-    assert list(sheets) == ["Summary", "Campaigns", "calls", "calltouch_calls", "deals", "About"]
+    assert list(sheets) == [
+        "Summary", "Campaigns", "Funnel", "calls", "calltouch_calls", "deals", "About"
+    ]
 
     msk = dt.datetime
     # Keys, the time, then who called, how long, whether it counted and where from.

@@ -6,8 +6,6 @@ import datetime as dt
 import gzip
 import json
 import logging
-import sys
-import types
 from pathlib import Path
 
 import openpyxl
@@ -19,16 +17,18 @@ from excel_helpers import (
     read_calamine,
     read_openpyxl,
     record_msg,
+    report_table,
     run_target,
     schema_msg,
     singer_lines,
     state_msg,
 )
 
+from tap_calltrack.excel import funnel, report
 from tap_calltrack.excel import loader as loader_module
 from tap_calltrack.excel.cells import cut_marker
 from tap_calltrack.excel.errors import InputError
-from tap_calltrack.excel.report import CallCounts
+from tap_calltrack.excel.report import NOT_SET, CallCounts
 from tap_calltrack.excel.target import TargetCalltrackExcel
 
 HOSTILE = [
@@ -75,9 +75,11 @@ def test_hostile_strings_stay_strings_in_data_and_report_sheets(tmp_path: Path) 
     assert data[len(HOSTILE)] == "abcde"
     assert len(data[-1]) == 32_767
     assert data[-1].endswith(cut_marker(40_000))
-    campaigns = {row[3] for row in sheets["Campaigns"][1:]}
+    _, campaign_rows, _ = report_table(sheets["Campaigns"], "Calls per day and campaign")
+    campaigns = {row[3] for row in campaign_rows}
     assert campaigns == set(HOSTILE)
-    summary_vendors = {row[1] for row in sheets["Summary"][1:] if row[1]}
+    _, account_rows, _ = report_table(sheets["Summary"], "Calls per day, vendor and account")
+    summary_vendors = {row[1] for row in account_rows if row[1]}
     assert summary_vendors == set(HOSTILE)
     assert read_calamine(path)["=evil"][1][1] == HOSTILE[0]
 
@@ -200,7 +202,11 @@ def test_report_sheets_count_calls_per_day_vendor_and_campaign(tmp_path: Path) -
     sheets = read_openpyxl(path)
     day1, day2 = dt.datetime(2024, 5, 1), dt.datetime(2024, 5, 2)
     summary = sheets["Summary"]
-    assert summary[0][:8] == [
+    assert summary[0] == ["Calls per day"]
+    assert summary[1] == ["Accounts:", "calltouch: site-1; comagic: 77"]
+    assert summary[2] == ["Period:", "2024-05-01 – 2024-05-02 (days in Europe/Moscow)"]
+    header, rows, total = report_table(summary, "Calls per day, vendor and account")
+    assert header == [
         "Day",
         "Vendor",
         "Account",
@@ -210,22 +216,26 @@ def test_report_sheets_count_calls_per_day_vendor_and_campaign(tmp_path: Path) -
         "Unique target",
         "Answered",
     ]
-    assert [row[:8] for row in summary[1:]] == [
+    assert rows == [
         [day1, "calltouch", "site-1", 1, 1, 0, 0, 1],
         [day2, "calltouch", "site-1", 2, 1, 1, 1, 1],
         [day2, "comagic", "77", 1, 0, 1, 0, 1],
         [None, "comagic", "77", 1, 0, 0, 0, 1],
     ]
-    assert [row[9:15] for row in summary[1:3]] == [[day1, 1, 1, 0, 0, 1], [day2, 3, 1, 2, 1, 2]]
-    assert [row for row in sheets["Campaigns"][1:]] == [
+    assert total == ["Total", None, None, 5, 2, 2, 1, 4]
+    _, daily, daily_total = report_table(summary, "Calls per day, all accounts")
+    assert daily == [[day1, 1, 1, 0, 0, 1], [day2, 3, 1, 2, 1, 2]]
+    assert daily_total == ["Total", 4, 2, 2, 1, 3]  # the call without a day is not on a day
+    _, campaigns, _ = report_table(sheets["Campaigns"], "Calls per day and campaign")
+    assert campaigns == [
         [day1, "yandex", "cpc", "spring", 1, 1, 0, 0, 1],
         [day2, "yandex", "cpc", "spring", 2, 1, 1, 1, 1],
-        [day2, None, None, None, 1, 0, 1, 0, 1],  # unknown values sort last
-        [None, None, None, None, 1, 0, 0, 0, 1],
+        [day2, NOT_SET, NOT_SET, NOT_SET, 1, 0, 1, 0, 1],  # unknown values sort last
+        [None, NOT_SET, NOT_SET, NOT_SET, 1, 0, 0, 0, 1],
     ]
     wb = openpyxl.load_workbook(path)
     assert len(wb["Summary"]._charts) == 1
-    about = {row[0]: row[1] for row in sheets["About"] if row and row[0]}
+    about = {row[0]: row[1] for row in sheets["About"] if len(row) > 1 and row[0]}
     assert about["Time zone"] == "Europe/Moscow"
     assert about["Call data from"] == "the calls stream"
     assert about["First call day"] == day1
@@ -270,18 +280,8 @@ def fake_to_unified_row(stream: str, record: dict) -> dict | None:
 def test_vendor_call_streams_feed_the_report_through_unified(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    unified = pytest.importorskip("tap_calltrack.unified")
-    monkeypatch.setattr(unified, "to_unified_row", fake_to_unified_row)
-    check_vendor_fallback(tmp_path)
-
-
-def test_vendor_fallback_with_a_stand_in_unified_module(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Exercises the fallback before the real tap_calltrack.unified exists.
-    stand_in = types.ModuleType("tap_calltrack.unified")
-    stand_in.to_unified_row = fake_to_unified_row  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tap_calltrack.unified", stand_in)
+    monkeypatch.setattr(report, "to_unified_row", fake_to_unified_row)
+    monkeypatch.setattr(funnel, "to_unified_row", fake_to_unified_row)
     check_vendor_fallback(tmp_path)
 
 
@@ -301,8 +301,9 @@ def check_vendor_fallback(tmp_path: Path) -> None:
     path = tmp_path / "out.xlsx"
     run_target({"output_path": str(path)}, singer_lines(messages))
     sheets = read_openpyxl(path)
-    assert sheets["Campaigns"][1] == [dt.datetime(2024, 5, 1), "google", "cpc", "=x", 3, 0, 0, 0, 3]
-    about = {row[0]: row[1] for row in sheets["About"] if row and row[0]}
+    _, campaigns, _ = report_table(sheets["Campaigns"], "Calls per day and campaign")
+    assert campaigns == [[dt.datetime(2024, 5, 1), "google", "cpc", "=x", 3, 0, 0, 0, 3]]
+    about = {row[0]: row[1] for row in sheets["About"] if len(row) > 1 and row[0]}
     assert (
         about["Call data from"] == "vendor call streams (calltouch_calls) via tap_calltrack.unified"
     )
@@ -430,9 +431,8 @@ def test_a_failing_vendor_mapping_is_counted_not_fatal(
     def broken(stream: str, record: dict) -> dict | None:
         raise ValueError(f"bad value {record['callId']}")
 
-    stand_in = types.ModuleType("tap_calltrack.unified")
-    stand_in.to_unified_row = broken  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tap_calltrack.unified", stand_in)
+    monkeypatch.setattr(report, "to_unified_row", broken)
+    monkeypatch.setattr(funnel, "to_unified_row", broken)
     props = {"callId": {"type": "string"}}
     messages = [
         schema_msg("comagic_calls", props),
@@ -443,19 +443,10 @@ def test_a_failing_vendor_mapping_is_counted_not_fatal(
         run_target({"output_path": str(path)}, singer_lines(messages))
     assert list(read_openpyxl(path)) == ["comagic_calls", "About"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert "Report: 1 vendor call records not counted: to_unified_row raised ValueError" in warnings
+    assert "Report: 1 records not counted in the report: the vendor mapping raised ValueError" in (
+        warnings
+    )
     assert not any("SECRET" in r.getMessage() for r in caplog.records)
-
-
-def test_vendor_streams_without_unified_are_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setitem(sys.modules, "tap_calltrack.unified", None)  # import fails
-    messages = [schema_msg("callkeeper_calls", SIMPLE), *simple_records("callkeeper_calls", 1)]
-    with caplog.at_level(logging.INFO):
-        run_target({"output_path": str(tmp_path / "o.xlsx")}, singer_lines(messages))
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("callkeeper_calls: not counted" in m for m in warnings)
 
 
 def test_real_unified_mapping_of_calltouch_calls(tmp_path: Path) -> None:
@@ -493,5 +484,7 @@ def test_real_unified_mapping_of_calltouch_calls(tmp_path: Path) -> None:
     run_target({"output_path": str(path)}, singer_lines(messages))
     sheets = read_openpyxl(path)
     day = dt.datetime(2024, 5, 1)
-    assert sheets["Summary"][1][:8] == [day, "calltouch", "7", 2, 1, 0, 0, 2]
-    assert sheets["Campaigns"][1] == [day, "yandex", "cpc", "spring", 2, 1, 0, 0, 2]
+    _, accounts, _ = report_table(sheets["Summary"], "Calls per day, vendor and account")
+    assert accounts == [[day, "calltouch", "7", 2, 1, 0, 0, 2]]
+    _, campaigns, _ = report_table(sheets["Campaigns"], "Calls per day and campaign")
+    assert campaigns == [[day, "yandex", "cpc", "spring", 2, 1, 0, 0, 2]]

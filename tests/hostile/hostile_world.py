@@ -76,13 +76,13 @@ class World:
     def calltouch(self, request: Request, kind: str) -> Reply:
         site = int(re.findall(r"/(\d{5})/", request.path + "/")[0]) if kind not in (
             "calltouch_requests",) else int(request.param("siteId") or 0)
-        day = request.param("dateFrom") or "01/01/2024"
+        day = request.param("dateFrom") or "01/01/2024"  # dd/mm/yyyy, as answers use it
         if kind == "calltouch_calls":
             return Reply(json={"page": 1, "pageTotal": 1, "pageSize": 1000, "recordsTotal": 1,
                                "records": [calltouch_call(site, day)]})
         if kind == "calltouch_orders":
             return Reply(json={"page": 1, "pageTotal": 1, "recordsTotal": 1, "records": [
-                {"orderNumber": f"o-{site}-{day}", "orderDate": f"{dmy(day)} 10:00:00"}]})
+                {"orderNumber": f"o-{site}-{day}", "orderDate": f"{day} 10:00:00"}]})
         if kind == "calltouch_requests":
             first = dt.datetime.strptime(day, "%m/%d/%Y").replace(hour=9)
             return Reply(json=[{"requestId": int(first.strftime("%m%d")) * 10 + site % 7,
@@ -90,7 +90,7 @@ class World:
         if kind == "calltouch_total":
             return Reply(json=1)
         if kind in ("calltouch_by_date", "calltouch_seo_by_date"):
-            return Reply(json={dmy(day): 1})
+            return Reply(json={day: 1})
         if kind == "calltouch_keywords":
             return Reply(json={"окна": 1})
         return Reply(status=404, body="<html>help centre</html>",
@@ -129,10 +129,6 @@ class World:
             return Reply(json={"inbound": {"error": "No rows found"}})
         return Reply(json=[{"universalId": f"{key[:3]}-{first}", "callTime": f"{first} 11:00:00",
                             "duration": 5, "status": "success"}])
-
-
-def dmy(day: str) -> str:
-    return day  # Calltouch dates arrive and go back as dd/mm/yyyy
 
 
 def calltouch_call(site: int, day: str) -> dict[str, Any]:

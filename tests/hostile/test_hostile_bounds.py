@@ -120,3 +120,40 @@ def test_comagic_full_pages_without_a_total_stop_at_the_largest_offset():
     page.offset = MAX_OFFSET
     with pytest.raises(LimitExceeded, match="offset 100000"):
         walk.following(None, page)
+
+
+def test_planned_pages_are_taken_lazily_and_an_empty_one_ends_the_window():
+    from concurrent.futures import Future
+
+    from tap_calltrack.prefetch import OrderedPrefetcher
+
+    fetched: list[tuple[str, int]] = []
+
+    class HugePlan:
+        stop_on_empty = True
+
+        def first(self) -> int:
+            return 1
+
+        def remaining(self, first_page: Page) -> range:
+            return range(2, 10**12)  # never listed: a list of it would not fit in memory
+
+        def following(self, token: int, page: Page) -> None:
+            return None
+
+    def fetch(window: str, token: int) -> Page:
+        fetched.append((window, token))
+        rows = [{}] if token <= 5 else []
+        return Page(requests.Response(), None, rows)
+
+    def submit(fn, *args) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+    prefetcher = OrderedPrefetcher(fetch, submit, lambda window: HugePlan(), ahead=3)
+    out = [(window, len(page.records), done) for window, page, done in
+           prefetcher.run(["w1", "w2"])]
+    assert [row for row in out if row[0] == "w1"][-1][2] is True
+    assert sum(rows for window, rows, _ in out if window == "w1") == 5
+    assert len([f for f in fetched if f[0] == "w1"]) <= 6 + 3  # pages 1-6, then what was queued
