@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -43,6 +43,8 @@ from tap_calltrack.windows import (
 )
 
 if TYPE_CHECKING:
+    from singer_sdk import singerlib as singer
+
     from tap_calltrack.tap import TapCalltrack
 
 PROGRESS_EVERY_S = 5.0
@@ -211,7 +213,9 @@ class CalltrackStream(RESTStream[Any]):
             self.logger.warning("%s: fields not in the schema (passed through as sent): %s",
                                 self.name, ", ".join(new))
 
-    def _generate_record_messages(self, record: dict[str, Any]) -> Iterator[Any]:
+    def _generate_record_messages(
+        self, record: dict[str, Any],
+    ) -> Generator[singer.RecordMessage, None, None]:
         """Skip the SDK's per-record walk for deselected properties when there are none."""
         mask = self.mask
         if getattr(self, "_checked_mask", None) is not mask:

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import backoff
 import msgspec
@@ -27,6 +27,9 @@ from requests.adapters import HTTPAdapter
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_calltrack.settings import VendorLimits
+
+if TYPE_CHECKING:
+    from backoff.types import Details
 
 T = TypeVar("T")
 LOGGER = logging.getLogger("tap_calltrack.http")
@@ -296,7 +299,7 @@ class VendorHttp:
                     requests.exceptions.ContentDecodingError) as exc:
                 raise RetryableError(f"connection failed ({type(exc).__name__})") from None
 
-        def log_retry(details: dict[str, Any]) -> None:
+        def log_retry(details: Details) -> None:
             self._count("retries")
             LOGGER.warning("%s: %s; retry %d of %d in %.1f s", what, details["exception"],
                            details["tries"], self.limits.max_tries - 1, details["wait"])

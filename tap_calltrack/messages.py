@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from singer_sdk import singerlib as singer
@@ -70,7 +70,9 @@ def nothing_deselected(mask: singer.SelectionMask) -> bool:
     return all(mask.values())
 
 
-def record_messages(stream: Any, record: dict[str, Any]) -> Iterator[singer.RecordMessage]:
+def record_messages(
+    stream: Any, record: dict[str, Any],
+) -> Generator[singer.RecordMessage, None, None]:
     """The SDK's RECORD messages of ``record`` when no property is deselected and type
     conformance is off (both walks would leave the record unchanged)."""
     for stream_map in stream.stream_maps:

@@ -23,18 +23,19 @@ from typing import Any, Generic, Protocol, TypeVar
 
 W = TypeVar("W")
 P = TypeVar("P")
+P_contra = TypeVar("P_contra", contravariant=True)  # a walk only reads pages
 
 
-class PageWalk(Protocol[P]):
+class PageWalk(Protocol[P_contra]):
     """How one window is paged (usually built on an SDK paginator)."""
 
     def first(self) -> Any:
         """The token of the first page."""
 
-    def remaining(self, first_page: P) -> Iterable[Any] | None:
+    def remaining(self, first_page: P_contra) -> Iterable[Any] | None:
         """Every other page's token (lazily) when the first page tells the total, else None."""
 
-    def following(self, token: Any, page: P) -> Any | None:
+    def following(self, token: Any, page: P_contra) -> Any | None:
         """The token after ``token`` when walking page by page; None at the end."""
 
 

@@ -21,6 +21,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable
+from typing import TextIO
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
@@ -111,7 +112,7 @@ REDACTOR = Redactor()
 class RedactingStream(io.TextIOBase):
     """A text stream that redacts whole lines before passing them on."""
 
-    def __init__(self, inner: io.TextIOBase, redact: Redactor) -> None:
+    def __init__(self, inner: TextIO, redact: Redactor) -> None:
         self._inner = inner
         self._redact = redact
         self._pending = ""
@@ -161,6 +162,7 @@ def install(secrets: Iterable[str]) -> None:
     REDACTOR.add(secrets)
     original = sys.stderr
     if not isinstance(original, RedactingStream):
+        # typeshed's sys.stderr is typing.TextIO, which no io.TextIOBase subclass is
         sys.stderr = RedactingStream(original, REDACTOR)  # type: ignore[assignment]
     for handler in _all_handlers():
         stream = getattr(handler, "stream", None)

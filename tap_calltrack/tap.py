@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -168,7 +168,9 @@ class TapCalltrack(Tap):
         self._claimed_calls.add(key)
         return True
 
-    def load_streams(self) -> list[Stream]:
+    # Tap.load_streams is @final and sorts by name; no public hook keeps discovery order
+    # (``streams`` caches what it returns), and no stream here has a parent to link.
+    def load_streams(self) -> list[Stream]:  # type: ignore[misc]
         """Keep discovery order (vendor by vendor), not the SDK's alphabetical order."""
         return list(self.discover_streams())
 
@@ -378,7 +380,7 @@ def quiet_library_chatter(tap_logger: logging.Logger) -> None:
             logger.addFilter(_ToDebug(starts))
 
 
-def completed_state(state: dict[str, Any]) -> dict[str, Any]:
+def completed_state(state: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``state`` without the SDK's in-flight progress markers (this tap never
     sets them: bookmarks move per complete window)."""
     def clean(node: Any) -> Any:

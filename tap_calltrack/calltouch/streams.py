@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -28,6 +29,11 @@ from tap_calltrack.windows import (
 RESTAPI = "/calls-service/RestAPI"
 
 
+def ct_local_to_utc(value: object, tz: ZoneInfo) -> str | None:
+    """A Calltouch local date-time -> canonical UTC; None when missing, not text or unparseable."""
+    return local_to_utc(value, CT_DATETIME, tz) if isinstance(value, str) else None
+
+
 class CallsStream(CallSource, CalltouchStream):
     """Calls journal, paged, with the configured enrichments and filters."""
 
@@ -50,7 +56,7 @@ class CallsStream(CallSource, CalltouchStream):
                ints=("callId", "sessionId", "duration", "waitingConnect", "timestamp",
                      "ctClientId", "ctGlobalId", "attribution"))
         fold_site_id(row)
-        row["date_utc"] = local_to_utc(row.get("date"), CT_DATETIME, account.timezone)
+        row["date_utc"] = ct_local_to_utc(row.get("date"), account.timezone)
 
     def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
         """Answered calls with talk time have a recording (others answer 404 anyway)."""
@@ -130,7 +136,7 @@ class OrdersStream(CalltouchStream):
         coerce(row, bools=("isDeleted",))
         if row.get("orderNumber") is not None:
             row["orderNumber"] = str(row["orderNumber"])
-        row["date_utc"] = local_to_utc(row.get("orderDate"), CT_DATETIME, account.timezone)
+        row["date_utc"] = ct_local_to_utc(row.get("orderDate"), account.timezone)
 
 
 def decode_statistics(response: requests.Response) -> Any:

@@ -152,10 +152,11 @@ def funnel_fact(
         return None
     fact = _call_fact(row, tz)
     if stream == SALES_STREAM and has_sale(record):
-        sale = {"deals": 1, "revenue": _amount(record.get("sale_cost"))}
+        revenue = _amount(record.get("sale_cost"))
         if calls_stream_present:
-            return FunnelFact(*fact.key, **sale)
-        return FunnelFact(*fact.key, calls=1, unique_target_calls=fact.unique_target_calls, **sale)
+            return FunnelFact(*fact.key, deals=1, revenue=revenue)
+        return FunnelFact(*fact.key, calls=1, unique_target_calls=fact.unique_target_calls,
+                          deals=1, revenue=revenue)
     return fact
 
 

@@ -110,6 +110,8 @@ class DeferredWorksheetWriter(WorksheetWriter):
 class DeferredWriteOnlyWorksheet(WriteOnlyWorksheet):
     """A write-only sheet whose temporary file is open only while a chunk is written."""
 
+    _writer: DeferredWorksheetWriter | None  # openpyxl's class attribute, None until written
+
     def __init__(self, parent: Workbook, title: str, pool: BufferPool) -> None:
         super().__init__(parent=parent, title=title)
         self.pool = pool

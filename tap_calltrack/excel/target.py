@@ -74,10 +74,9 @@ class SingerLineReader(GenericSingerReader[str]):
                 if message is None:
                     continue
                 kind = message.get("type")
-                handler = handlers.get(kind) if type(kind) is str else None
-                if handler is None:
+                if type(kind) is not str or kind not in handlers:
                     raise InputError(f"unknown message type {str(kind)[:40]!r}")
-                handler(message)
+                handlers[kind](message)
             except InputError as exc:
                 hint = _stream_hint(line, message)
                 raise InputError(f"line {number}{hint}: {exc}") from None

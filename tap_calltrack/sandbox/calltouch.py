@@ -171,7 +171,9 @@ class CalltouchApp:
 
     def handle(self, request: SandboxRequest) -> SandboxResponse:
         request = flags_read(request, "calltouch-strict-flags" in self.options.quirks)
-        routes = [(NODE_PATH, self.node_id),
+        # handlers take the request, then the path's groups (a different count for each)
+        routes: list[tuple[re.Pattern[str], Callable[..., SandboxResponse]]] = [
+            (NODE_PATH, self.node_id),
             (DOWNLOAD_PATH, self.download), (CALLS_PATH, self.calls),
             (ORDERS_PATH, self.orders), (STATS_PATH, self.statistics),
             (REQUESTS_PATH, self.requests),
@@ -278,9 +280,9 @@ class CalltouchApp:
         pool = self.world.calls_between("calltouch", str(site.site_id),
                                         first - dt.timedelta(days=1) if by_session else first,
                                         last + dt.timedelta(days=1) if by_session else last)
-        filters = {"targetOnly": "is_target", "uniqueOnly": "is_unique",
-                   "uniqTargetOnly": "is_unique_target", "callbackOnly": "is_callback"}
-        wanted = [attr for name, attr in filters.items() if query.get(name) == "true"]
+        flag_attrs = {"targetOnly": "is_target", "uniqueOnly": "is_unique",
+                      "uniqTargetOnly": "is_unique_target", "callbackOnly": "is_callback"}
+        wanted = [attr for name, attr in flag_attrs.items() if query.get(name) == "true"]
 
         def keep(facts: CallFacts) -> bool:
             moment = facts.session_local if by_session else facts.started_local

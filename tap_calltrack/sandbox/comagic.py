@@ -759,9 +759,11 @@ class Data:
         seed = stable_int("stat", campaign["id"], day, group, keyword)
         clicks = seed % 40
         group_id = keyword_id = None
+        banner_name = None
         if group is not None and keyword is not None:
             group_id = campaign["id"] * 10 + group
             keyword_id = group_id * 10 + keyword
+            banner_name = f"Объявление {group + 1}"
         return {
             "date": day.isoformat(), "site_id": campaign["site_id"],
             "campaign_id": campaign["id"],  # answered as campain_id (see renamed())
@@ -779,9 +781,9 @@ class Data:
             "chats_count": clicks // 15, "goals_count": clicks // 8,
             "offline_messages_count": clicks // 20, "visits_count": clicks + seed % 5,
             "current_banner_id": None if group_id is None else group_id * 10 + 1,
-            "current_banner_name": None if group_id is None else f"Объявление {group + 1}",
+            "current_banner_name": banner_name,
             "banner_id": None if group_id is None else group_id * 10 + 1,
-            "banner_name": None if group_id is None else f"Объявление {group + 1}",
+            "banner_name": banner_name,
             "attributes": [], "tags": [],
             "old_banner_ids": [], "daily_budget": 3000.0 if campaign["engine"] else None,
             "weekly_budget": None, "currency": "RUB" if campaign["engine"] else None,
