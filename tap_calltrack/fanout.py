@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
+
+from singer_sdk import metrics
 
 from tap_calltrack.base import Progress, WindowedStream
 from tap_calltrack.settings import Account
@@ -140,11 +143,32 @@ def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]
     participants = [p for p in tap.call_participants(account.vendor) if p.participates]
     if driver not in participants:
         participants.append(driver)
-    source_context = source.context_for(account)
     starts, windows = call_windows(source, participants, account)
     only_source = participants == [source]
     progress = Progress(driver.logger, driver.name, account, source.http)
     progress.windows = len(windows)
+    with ExitStack() as counting:
+        counters = {p: counting.enter_context(ride_along_counter(p, account))
+                    for p in participants if p is not driver}
+        yield from _walk(driver, account, participants, starts, windows, counters, progress,
+                         only_source)
+    progress.report()
+
+
+def ride_along_counter(participant: CallParticipant, account: Account) -> metrics.Counter:
+    """The SDK's own record counter (public API) for rows a participant gets while another
+    stream drives the fetch: its ``record_count`` metric then counts them."""
+    counter = participant.get_record_counter()
+    counter.context = participant.context_for(account)
+    return counter
+
+
+def _walk(driver: CallParticipant, account: Account, participants: list[CallParticipant],
+          starts: dict[CallParticipant, dt.datetime], windows: list[Window],
+          counters: dict[CallParticipant, metrics.Counter], progress: Progress,
+          only_source: bool) -> Iterator[dict[str, Any]]:
+    source = driver.tap.call_source(account.vendor)
+    source_context = source.context_for(account)
     for window, page, window_done in source.pages(account, windows):
         calls = page.records
         if not only_source:  # others map the normalised record; the SDK re-runs it (no-op)
@@ -158,12 +182,12 @@ def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]
                 yield from rows
             else:
                 participant.emit_ride_along(rows, account)
+                counters[participant].increment(len(rows))
         progress.step(len(calls), window_done)
         if window_done:
             for participant in participants:
                 if window.end > starts[participant]:
                     participant.advance_bookmark(participant.context_for(account), window)
-    progress.report()
 
 
 def call_windows(source: CallSource, participants: list[CallParticipant], account: Account
