@@ -57,17 +57,23 @@ class FunnelFact:
         return (self.month, self.source, self.medium, self.campaign)
 
 
-def month_of(utc_text: Any, tz: ZoneInfo) -> dt.date | None:
-    """The first day of the local month of an ISO-8601 instant (no offset = UTC), or None."""
+def local_day(utc_text: Any, tz: ZoneInfo) -> dt.date | None:
+    """The local day in ``tz`` of an ISO-8601 instant (no offset = UTC), or None."""
     if type(utc_text) is not str:
         return None
     try:
         moment = dt.datetime.fromisoformat(utc_text)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=_UTC)
-        return moment.astimezone(tz).date().replace(day=1)
+        return moment.astimezone(tz).date()
     except (ValueError, OverflowError):
         return None
+
+
+def month_of(utc_text: Any, tz: ZoneInfo) -> dt.date | None:
+    """The first day of the local month of an ISO-8601 instant (no offset = UTC), or None."""
+    day = local_day(utc_text, tz)
+    return None if day is None else day.replace(day=1)
 
 
 def _label(value: Any) -> str | None:

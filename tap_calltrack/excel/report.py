@@ -32,6 +32,7 @@ from tap_calltrack.excel.funnel import (
     MEASURES,
     VENDOR_CALL_STREAMS,
     FunnelCounts,
+    local_day,
 )
 from tap_calltrack.excel.workbook import (
     WorkbookWriter,
@@ -43,7 +44,6 @@ SUMMARY, CAMPAIGNS, FUNNEL, ABOUT = "Summary", "Campaigns", "Funnel", "About"
 REPORT_SHEETS = (SUMMARY, CAMPAIGNS, FUNNEL, ABOUT)
 COUNT_HEADERS = ("All calls", "Unique", "Target", "Unique target", "Answered")
 _FLAGS = ("is_unique", "is_target", "is_unique_target", "answered")
-_UTC = dt.timezone.utc
 
 GroupKey = tuple[Any, ...]
 
@@ -70,15 +70,7 @@ class CallCounts:
 
     def day_of(self, started_at: Any) -> dt.date | None:
         """The local day of a ``started_at`` value (UTC ISO-8601), or None."""
-        if type(started_at) is not str:
-            return None
-        try:
-            moment = dt.datetime.fromisoformat(started_at)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=_UTC)
-            return moment.astimezone(self.tz).date()
-        except (ValueError, OverflowError):
-            return None
+        return local_day(started_at, self.tz)
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Count one unified call row."""
