@@ -15,8 +15,9 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import backoff
@@ -87,6 +88,52 @@ class RedirectRefused(FatalError):
 
 class LimitExceeded(FatalError):
     """Something the vendor controls went past a bound (body size, pages, a wait)."""
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One API call, as every vendor builds it: method, URL, query, JSON body, auth.
+
+    ``exact_url``: the URL is sent byte for byte, unprepared (CallKeeper's route is the
+    query string itself: docs/callkeeper.md).
+    """
+
+    method: str
+    url: str
+    params: Mapping[str, Any] | None = None
+    body: bytes | None = None
+    headers: Mapping[str, str] | None = None
+    auth: Any = None  # a requests auth (the SDK's authenticators are)
+    exact_url: bool = False
+
+    def send(self, session: requests.Session, timeout: float) -> requests.Response:
+        if self.exact_url:
+            return send_exact(session, self, timeout)
+        return session.request(self.method, self.url, params=self.params, data=self.body,
+                               headers=self.headers, auth=self.auth, timeout=timeout)
+
+
+def send_exact(session: requests.Session, request: ApiRequest, timeout: float
+               ) -> requests.Response:
+    """``request`` with its URL set on the prepared request after preparation, where no
+    URL handling re-encodes it."""
+    url = request.url
+    try:
+        prepared = session.prepare_request(requests.Request(request.method, url,
+                                                            headers=request.headers))
+        prepared.url = url
+        settings = session.merge_environment_settings(url, {}, None, None, None)
+        return session.send(prepared, timeout=timeout, **settings)
+    except RETRIED_REQUEST_ERRORS:
+        raise
+    except requests.exceptions.RequestException as exc:  # its text may quote the URL
+        raise FatalError(f"the request could not be sent ({type(exc).__name__})") from None
+
+
+#: What requests raises that :meth:`VendorHttp.call` retries.
+RETRIED_REQUEST_ERRORS = (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
+                          requests.exceptions.ChunkedEncodingError,
+                          requests.exceptions.ContentDecodingError)
 
 
 def located(error: FatalError, what: str) -> FatalError:
@@ -294,9 +341,7 @@ class VendorHttp:
                 return decode(response)  # a streamed body can still break while decoding
             except requests.exceptions.Timeout:
                 raise RetryableError("the vendor did not answer in time") from None
-            except (requests.exceptions.ConnectionError,
-                    requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError) as exc:
+            except RETRIED_REQUEST_ERRORS as exc:
                 raise RetryableError(f"connection failed ({type(exc).__name__})") from None
 
         def log_retry(details: Details) -> None:
@@ -329,10 +374,11 @@ class VendorHttp:
             self.check_wait(error.retry_after, f"Retry-After of an HTTP {response.status_code}")
         return error
 
-    def get_json(self, url: str, params: dict[str, Any] | None, what: str,
-                 decode: Callable[[requests.Response], T] = decode_json) -> T:
+    def request(self, request: ApiRequest, decode: Callable[[requests.Response], T],
+                what: str) -> T:
+        """:meth:`call` with one vendor request."""
         timeout = self.limits.request_timeout
-        return self.call(lambda s: s.get(url, params=params, timeout=timeout), decode, what)
+        return self.call(lambda session: request.send(session, timeout), decode, what)
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``fn`` on this vendor's worker pool (bounded by max_concurrent_requests)."""

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -61,6 +61,14 @@ class RecordingRef:
     url: str
     record: dict[str, Any]  # the recordings stream's identifying fields (ids, date_utc)
     params: dict[str, Any] = field(default_factory=dict)  # may hold a token: never logged
+
+
+@runtime_checkable
+class RecordingSource(Protocol):
+    """A calls stream that can tell the recordings of one of its (normalised) records."""
+
+    def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
+        ...
 
 
 class RecordingMissing(FatalError):
@@ -420,7 +428,8 @@ class RecordingsStream(CallParticipant):
 
     def rows_from_calls(self, calls: list[dict[str, Any]], account: Account
                         ) -> list[dict[str, Any]]:
-        source = self.tap.call_source(self.vendor)
+        source = self.source_of(self.vendor)
+        assert isinstance(source, RecordingSource), f"{source.name} lists no recordings"
         root = self.recordings_dir
         assert root is not None
         refs = {ref.relative_path: ref for call in calls

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -347,8 +347,7 @@ class Vendor:
     """What a vendor module contributes to the tap."""
 
     name: str
-    title: str
     settings: th.Property  # the vendor's config section, e.g. ``calltouch``
     default_limits: tuple[float, int]  # requests per second, concurrent requests
-    parse_accounts: Any  # Callable[[Mapping[str, Any]], list[Account]], raises ConfigError
-    stream_classes: Any  # Callable[[], list[type[Stream]]]
+    parse_accounts: Callable[[Mapping[str, Any]], list[Account]]  # raises ConfigError
+    stream_classes: tuple[type, ...]  # its singer_sdk Stream classes, in sync order

@@ -17,6 +17,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tap_calltrack.call_mapping import clean, phone
 from tap_calltrack.http import (
     AuthError,
     ExtractionError,
@@ -28,7 +29,6 @@ from tap_calltrack.http import (
 from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.redaction import RedactingStream, Redactor
 from tap_calltrack.settings import VendorLimits
-from tap_calltrack.unified import clean, phone
 from tap_calltrack.windows import (
     Window,
     canonical_utc,

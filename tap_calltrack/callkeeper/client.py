@@ -23,6 +23,7 @@ from typing_extensions import override
 from tap_calltrack.base import Page, PaginatorWalk, WindowedStream
 from tap_calltrack.http import (
     RETRY_STATUSES,
+    ApiRequest,
     AuthError,
     FatalError,
     ProtocolError,
@@ -56,13 +57,6 @@ REFUSALS: dict[str, tuple[type[FatalError], str]] = {
 }
 _JSON = msgspec.json.Decoder()
 _NOT_JSON = object()
-# Failures VendorHttp.call turns into retries; anything else requests raises may quote the
-# URL (hence the key) and is replaced by a message without it.
-_RETRIED_BY_HTTP = (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
-                    requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError)
-
-
 @dataclass(frozen=True)
 class Answer:
     """One decoded page: its calls, the page count when told, the end-of-data message."""
@@ -81,23 +75,6 @@ def route(account: Account, page: int, first: dt.date, last: dt.date) -> str:
 
 def route_url(api_url: str, route_text: str) -> str:
     return f"{api_url.rstrip('?')}?{route_text}"
-
-
-def send_exact(session: requests.Session, url: str, timeout: float) -> requests.Response:
-    """GET ``url`` byte for byte.
-
-    The route is the query string itself (NOTES.md quirk 25): it is set on the prepared
-    request after preparation, where no URL handling re-encodes it.
-    """
-    try:
-        prepared = session.prepare_request(requests.Request("GET", url))
-        prepared.url = url
-        settings = session.merge_environment_settings(url, {}, None, None, None)
-        return session.send(prepared, timeout=timeout, **settings)
-    except _RETRIED_BY_HTTP:
-        raise
-    except requests.exceptions.RequestException as exc:
-        raise FatalError(f"the request could not be sent ({type(exc).__name__})") from None
 
 
 def json_body(response: requests.Response) -> Any:
@@ -219,9 +196,8 @@ class CallkeeperStream(WindowedStream):
     def fetch_page(self, account: Account, window: Window, token: Any) -> Page:
         # {to} is the day after the window: read inclusive or exclusive, the answer holds
         # the window's last day (docs/callkeeper.md, "Windows and {to}").
-        url = route_url(self.url_base, route(account, token, window.first_day,
-                                             window.last_day + ONE_DAY))
-        timeout = self.http.limits.request_timeout
+        request = ApiRequest("GET", route_url(self.url_base, route(
+            account, token, window.first_day, window.last_day + ONE_DAY)), exact_url=True)
         key = account.secrets["api_key"]
         what = self.describe(account, window, token)
 
@@ -231,8 +207,7 @@ class CallkeeperStream(WindowedStream):
             response.calltrack_answer = answer  # type: ignore[attr-defined]
             return response, answer
 
-        response, answer = self.http.call(lambda session: send_exact(session, url, timeout),
-                                          decode, what)
+        response, answer = self.http.request(request, decode, what)
         if answer.end is not None:
             self.log_end(what, token, answer.end)
         return Page(response, answer, self.window_rows(account, window, answer.rows), window)

@@ -9,16 +9,19 @@ from typing import Any, ClassVar
 import requests
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.pagination import PageNumberPaginator
-from singer_sdk.streams.rest import PageContext
 
 from tap_calltrack.base import Page, PaginatorWalk, SinglePageWalk, WindowedStream
 from tap_calltrack.http import (
+    ApiRequest,
     AuthError,
     ProtocolError,
     QuotaExhausted,
+    StreamUnavailable,
     decode_json,
     status_error,
 )
+from tap_calltrack.normalize import to_int
+from tap_calltrack.recordings import url_part
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import DMY_HMS, Window
 
@@ -100,6 +103,37 @@ def decode_calltouch(response: requests.Response) -> Any:
     return decode_json(response)
 
 
+def decode_statistics(response: requests.Response) -> Any:
+    """The legacy statistics endpoints are gone for some sites: they answer 404, or an HTML
+    page with a success status. A 429/5xx is retried before this is read (whatever its
+    body), and stays a failure after the last try."""
+    html = response.content[:1] == b"<" or "html" in response.headers.get("Content-Type", "")
+    if response.status_code == 404 or (html and response.status_code < 300):
+        raise StreamUnavailable(
+            f"the legacy statistics endpoints are not available for this site "
+            f"(HTTP {response.status_code}{', HTML page' if html else ''}); statistics skipped")
+    return decode_calltouch(response)
+
+
+def checked_statistic(kind: str, body: Any) -> Any:
+    """total-count is a bare number, the others an object of counts (NOTES.md 1.6). An
+    empty list is taken for an empty object ("no counts": how many JSON encoders write an
+    empty map; the docs show no empty answer), anything else of another shape is refused."""
+    if body == [] and kind != "total-count":
+        return {}
+    if kind == "total-count":
+        ok = isinstance(body, (int, float)) and not isinstance(body, bool)
+    else:
+        ok = isinstance(body, dict) and all(
+            isinstance(to_int(value), int) and not isinstance(value, bool)
+            for value in body.values())
+    if not ok:
+        raise ProtocolError(f"{kind} answered a JSON {type(body).__name__} that is not the "
+                            "documented " + ("number" if kind == "total-count" else
+                                             "object of counts"))
+    return body
+
+
 class CalltouchStream(WindowedStream):
     """A Calltouch endpoint read per site in date windows."""
 
@@ -111,27 +145,32 @@ class CalltouchStream(WindowedStream):
     token_param: ClassVar[str] = "clientApiId"
     paged: ClassVar[bool] = True
 
-    def request_context(self, account: Account, window: Window) -> dict[str, Any]:
-        return {
-            "site_id": account.context["site_id"],
+    #: The endpoint under ``api_url``; ``{site_id}`` is the account's site.
+    path: ClassVar[str]
+
+    def url_params(self, account: Account, window: Window, page: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {
             "dateFrom": window.first_day.strftime(self.date_param_format),
             "dateTo": window.last_day.strftime(self.date_param_format),
         }
-
-    def get_url_params(self, context: Mapping[str, Any] | None, next_page_token: Any
-                       ) -> dict[str, Any]:
-        assert context is not None
-        params: dict[str, Any] = {"dateFrom": context["dateFrom"], "dateTo": context["dateTo"]}
         if self.paged:
-            params.update(page=next_page_token, limit=PAGE_LIMIT)
+            params.update(page=page, limit=PAGE_LIMIT)
         params.update(self.extra_params())
         return params
+
+    def api_request(self, account: Account, window: Window, page: Any = None,
+                    suffix: str = "") -> ApiRequest:
+        """The GET of one page (``suffix``: a statistics kind under the path)."""
+        path = self.path.replace("{site_id}", url_part(account.context["site_id"]))
+        return ApiRequest("GET", f"{self.url_base.rstrip('/')}{path}{suffix}",
+                          params=self.url_params(account, window, page),
+                          auth=self.authenticator_for(account))
 
     def extra_params(self) -> dict[str, Any]:
         return {}
 
     def setting(self, key: str) -> Any:
-        return self.tap.vendor_setting("calltouch", key)
+        return self.runtime.setting(key)
 
     def flags(self, key: str) -> dict[str, str]:
         """Enrichment flags from a list setting, as the query strings the API expects."""
@@ -146,21 +185,19 @@ class CalltouchStream(WindowedStream):
         return APIKeyAuthenticator(key=self.token_param, value=account.secrets["api_token"],
                                    location="params")
 
-    def page_context(self, account: Account, window: Window, token: Any = None) -> PageContext:
-        return PageContext(stream_context=self.request_context(account, window),
-                           next_page_token=token)
-
     def fetch_page(self, account: Account, window: Window, token: Any) -> Page:
-        request = self.get_http_request(page=self.page_context(account, window, token))
-        auth = self.authenticator_for(account)
-        timeout = self.http.limits.request_timeout
-
-        def send(session: requests.Session) -> requests.Response:
-            return session.get(request.url, params=request.params, auth=auth, timeout=timeout)
-
-        response, body = self.http.call(send, self.decode_page,
-                                        self.describe(account, window, token))
+        response, body = self.http.request(self.api_request(account, window, token),
+                                           self.decode_page,
+                                           self.describe(account, window, token))
         return Page(response, body, self.records_of(body), window)
+
+    def statistic(self, account: Account, window: Window, kind: str) -> tuple[Any, Any]:
+        """One aggregate of the legacy statistics endpoints (``kind`` under the path)."""
+        def decode(response: requests.Response) -> tuple[requests.Response, Any]:
+            return response, checked_statistic(kind, decode_statistics(response))
+
+        return self.http.request(self.api_request(account, window, suffix=kind), decode,
+                                 self.describe(account, window, kind))
 
     def decode_page(self, response: requests.Response) -> tuple[requests.Response, Any]:
         body = decode_calltouch(response)

@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
-from singer_sdk.streams.rest import PageContext
-
 from tap_calltrack.base import CalltrackStream, Page, WindowedStream
+from tap_calltrack.comagic.accounts import ComagicAccounts, Scope, rows_of, total_of
 from tap_calltrack.comagic.rpc import Answer, describe_error, error_data
-from tap_calltrack.comagic.runtime import ComagicRuntime, Scope, rows_of, runtime_for, total_of
 from tap_calltrack.http import FatalError, LimitExceeded
 from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.settings import Account
@@ -46,18 +44,17 @@ class ComagicStream(CalltrackStream):
     needed_fields: ClassVar[frozenset[str]] = frozenset({"id"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("http_method", "POST")
         super().__init__(*args, **kwargs)
         self._unknown: set[str] = set()
         self._sort_refused = False
         self._adjust_lock = threading.Lock()
 
     @property
-    def runtime(self) -> ComagicRuntime:
-        return runtime_for(self.tap)
+    def comagic(self) -> ComagicAccounts:
+        return self.runtime.shared(ComagicAccounts)
 
     def setting(self, key: str) -> Any:
-        return self.tap.vendor_setting("comagic", key)
+        return self.runtime.setting(key)
 
     @property
     def page_size(self) -> int:
@@ -94,30 +91,17 @@ class ComagicStream(CalltrackStream):
             params["sort"] = [{"field": name, "order": "asc"} for name in self.sort_fields()]
         return params
 
-    def prepare_request_payload(self, context: Mapping[str, Any] | None,
-                                next_page_token: Any) -> dict[str, Any]:
-        assert context is not None
-        params = {**context["params"], "offset": next_page_token, "limit": self.page_size}
-        return {"method": self.method, "params": params}
-
-    def get_url(self, context: Mapping[str, Any] | None) -> str:
-        assert context is not None
-        return context["url"]
-
     def rpc(self, scope: Scope, extra: Mapping[str, Any], offset: int, what: str) -> Answer:
         """One page; fields or a sort the API refuses are dropped (for the rest of the run,
         every account) and the request repeated with what is left."""
-        session = self.runtime.session(scope.parent)
+        session = self.comagic.session(scope.parent)
         for _ in range(MAX_ADJUSTMENTS):
-            spec = {"url": session.url, "params": self.request_params(scope, extra)}
-            request = self.get_http_request(page=PageContext(spec, offset))
-            payload = request.data
-            assert isinstance(payload, dict)
-            answer = session.call(payload["method"], payload["params"], what, url=request.url,
-                                  soft=SOFT)
+            params = {**self.request_params(scope, extra), "offset": offset,
+                      "limit": self.page_size}
+            answer = session.call(self.method, params, what, soft=SOFT)
             if answer.error is None or answer.mnemonic not in ADJUSTABLE:
                 return answer
-            self.adjust(answer, payload["params"], what)
+            self.adjust(answer, params, what)
         raise FatalError(f"{what}: the API still refuses the request after "
                          f"{MAX_ADJUSTMENTS} adjustments")
 
@@ -210,12 +194,12 @@ class ClientPartitions(CalltrackStream):
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
-        runtime = runtime_for(self.tap)
+        runtime = self.runtime.shared(ComagicAccounts)
         return [scope.account.context for account in self.accounts
                 for scope in runtime.partition_scopes(account)]
 
     def account_for(self, context: Mapping[str, Any] | None) -> Account:
-        return runtime_for(self.tap).scope(context).account
+        return self.runtime.shared(ComagicAccounts).scope(context).account
 
 
 class DimensionStream(ClientPartitions, ComagicStream):
@@ -223,7 +207,7 @@ class DimensionStream(ClientPartitions, ComagicStream):
 
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:
-        scope = self.runtime.scope(context)
+        scope = self.comagic.scope(context)
         offset = 0
         while True:
             answer = self.rpc(scope, {}, offset, self.describe(account, page=offset))
@@ -338,7 +322,7 @@ class ReportStream(ComagicStream, WindowedStream):
 
     def extraction_scopes(self, account: Account) -> list[Scope]:
         """Whose rows a partition holds (one client, or every client of an account)."""
-        return [self.runtime.scope(account.context)]
+        return [self.comagic.scope(account.context)]
 
     def tasks_for(self, scopes: list[Scope], windows: list[Window]) -> list[Task]:
         return [Task(window, scope, closes_window=scope is scopes[-1])

@@ -22,7 +22,7 @@ from tap_calltrack.comagic.rpc import (
     parse_answer,
     request_body,
 )
-from tap_calltrack.http import AuthError, ExtractionError, FatalError, VendorHttp
+from tap_calltrack.http import ApiRequest, AuthError, ExtractionError, FatalError, VendorHttp
 from tap_calltrack.redaction import REDACTOR
 from tap_calltrack.settings import Account
 
@@ -55,14 +55,14 @@ class AccountSession:
     # --- calls ---------------------------------------------------------------------------
 
     def call(self, method: str, params: Mapping[str, Any], what: str, *,
-             url: str | None = None, soft: Collection[str] = ()) -> Answer:
+             soft: Collection[str] = ()) -> Answer:
         """Call ``method`` with the account's token. Errors raise, except mnemonics in
         ``soft``, which come back in the answer for the caller to handle."""
         renewals = waits = 0
         while True:
             token = self.token()
             try:
-                return self.send(method, {**params, "access_token": token}, what, url, soft)
+                return self.send(method, {**params, "access_token": token}, what, soft)
             except TokenRejected:
                 if not self.renewable or renewals >= MAX_RENEWALS:
                     raise
@@ -74,15 +74,11 @@ class AccountSession:
                     raise ExtractionError(f"{exc}; still refused after {waits} waits for the "
                                           "minute quota") from None
 
-    def send(self, method: str, params: Mapping[str, Any], what: str, url: str | None = None,
+    def send(self, method: str, params: Mapping[str, Any], what: str,
              soft: Collection[str] = ()) -> Answer:
         """One JSON-RPC request through the vendor's HTTP layer (throttle, retries)."""
-        body = request_body(method, params)
-        timeout = self.http.limits.request_timeout
-        target = url or self.url
-
-        def post(session: requests.Session) -> requests.Response:
-            return session.post(target, data=body, headers=HEADERS, timeout=timeout)
+        request = ApiRequest("POST", self.url, body=request_body(method, params),
+                             headers=HEADERS)
 
         def decode(response: requests.Response) -> Answer:
             answer = parse_answer(response)
@@ -94,7 +90,7 @@ class AccountSession:
                 self.wait_for_minute(answer.limits)
             raise error
 
-        return self.http.call(post, decode, what)
+        return self.http.request(request, decode, what)
 
     # --- quota ---------------------------------------------------------------------------
 

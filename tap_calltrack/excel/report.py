@@ -25,6 +25,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 
+from tap_calltrack.call_mapping import to_unified_row
 from tap_calltrack.excel.cells import CellRules, clean_text, text_width, to_json_text
 from tap_calltrack.excel.funnel import (
     CALLS_STREAM,
@@ -38,7 +39,6 @@ from tap_calltrack.excel.workbook import (
     WorkbookWriter,
     header_cell,
 )
-from tap_calltrack.unified import to_unified_row
 
 SUMMARY, CAMPAIGNS, FUNNEL, ABOUT = "Summary", "Campaigns", "Funnel", "About"
 REPORT_SHEETS = (SUMMARY, CAMPAIGNS, FUNNEL, ABOUT)
@@ -172,7 +172,7 @@ class CallReport:
             return "the calls stream"
         if self.fallback.calls:
             names = ", ".join(sorted(self.fallback_streams))
-            return f"vendor call streams ({names}) via tap_calltrack.unified"
+            return f"vendor call streams ({names}) via tap_calltrack.call_mapping"
         return "none"
 
     def problems(self) -> list[str]:

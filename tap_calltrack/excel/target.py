@@ -12,15 +12,14 @@ import sys
 import typing as t
 from collections import Counter
 from pathlib import PurePath
-from types import FrameType
 
-from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.io_base import GenericSingerReader
 
 from tap_calltrack.excel.errors import InputError, Interrupted, TargetError
 from tap_calltrack.excel.loader import DEFAULTS, ExcelLoader, Settings, decode_line
+from tap_calltrack.sdk_compat import SdkTarget
 
 _STREAM_IN_LINE_RE = re.compile(rb'"stream"\s*:\s*"([^"\\]{1,100})"')
 
@@ -122,7 +121,7 @@ _SETTINGS = th.PropertiesList(
 ).to_dict()
 
 
-class TargetCalltrackExcel(Target):
+class TargetCalltrackExcel(SdkTarget):
     """Writes Singer streams to one Excel workbook, with a client report of the calls."""
 
     name = "target-calltrack-excel"
@@ -157,20 +156,15 @@ class TargetCalltrackExcel(Target):
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
         """No SDK built-in settings: this target uses no sinks, stream maps or batches."""
 
-    def _process_schema_message(self, message_dict: dict) -> None:
-        self.loader.schema(message_dict)
-
-    def _process_record_message(self, message_dict: dict) -> None:
-        self.loader.record(message_dict)
-
-    def _process_state_message(self, message_dict: dict) -> None:
-        self.loader.state_message(message_dict)
-
-    def _process_activate_version_message(self, message_dict: dict) -> None:
-        self.loader.activate_version(message_dict)
-
-    def _process_batch_message(self, message_dict: dict) -> None:
-        self.loader.batch(message_dict)
+    def on_message(self, kind: str, message: dict[str, t.Any]) -> None:
+        handle = {
+            "SCHEMA": self.loader.schema,
+            "RECORD": self.loader.record,
+            "STATE": self.loader.state_message,
+            "ACTIVATE_VERSION": self.loader.activate_version,
+            "BATCH": self.loader.batch,
+        }[kind]
+        handle(message)
 
     def process_endofpipe(self) -> None:
         """Save the workbook; only then emit the latest STATE."""
@@ -183,7 +177,7 @@ class TargetCalltrackExcel(Target):
             sys.stdout.write(state + "\n")
             sys.stdout.flush()
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def on_termination(self, signum: int) -> None:
         # Unlike the SDK default, never drain or emit STATE: the workbook is unwritten.
         raise Interrupted(signum)
 

@@ -20,9 +20,15 @@ from tap_calltrack.callkeeper.client import (
     remaining_pages,
     route,
     route_url,
+)
+from tap_calltrack.http import (
+    ApiRequest,
+    AuthError,
+    FatalError,
+    ProtocolError,
+    RetryableError,
     send_exact,
 )
-from tap_calltrack.http import AuthError, FatalError, ProtocolError, RetryableError
 from tap_calltrack.recordings import download
 from tap_calltrack.settings import Account
 from tap_calltrack.tap import TapCalltrack
@@ -62,7 +68,9 @@ def test_the_route_is_the_documented_query_string():
 
 def test_a_failure_that_would_quote_the_url_is_replaced_by_one_without_it():
     with requests.Session() as session, pytest.raises(FatalError) as caught:
-        send_exact(session, f"htp://ckct.ru/api/?json/v3/{KEY}/call/get/0/2024-01-01", 1.0)
+        send_exact(session, ApiRequest(
+            "GET", f"htp://ckct.ru/api/?json/v3/{KEY}/call/get/0/2024-01-01", exact_url=True),
+            1.0)
     assert KEY not in str(caught.value) and "InvalidSchema" in str(caught.value)
 
 

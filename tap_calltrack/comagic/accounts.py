@@ -10,19 +10,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tap_calltrack.comagic.rpc import metadata_of
 from tap_calltrack.comagic.session import AccountSession
 from tap_calltrack.http import AuthError, FatalError, LimitExceeded, QuotaExhausted
+from tap_calltrack.runtime import VendorRuntime
 from tap_calltrack.settings import Account
-
-if TYPE_CHECKING:
-    from tap_calltrack.tap import TapCalltrack
 
 T = TypeVar("T")
 PAGE = 10_000
@@ -53,11 +50,13 @@ class Scope:
         return {} if self.user_id is None else {"user_id": self.user_id}
 
 
-class ComagicRuntime:
-    def __init__(self, tap: TapCalltrack) -> None:
-        self.tap = tap
-        self.http = tap.vendor_http("comagic")
-        self.logger = logging.getLogger(f"{tap.name}.comagic")
+class ComagicAccounts:
+    """The run's one view of the configured Comagic accounts (``runtime.shared``)."""
+
+    def __init__(self, runtime: VendorRuntime) -> None:
+        self.http = runtime.http
+        self.run_status = runtime.run.status
+        self.logger = logging.getLogger("tap-calltrack.comagic")
         self._sessions: dict[str, AccountSession] = {}
         self._cache: dict[tuple[str, ...], Any] = {}
         self._scopes: dict[tuple, Scope] = {}
@@ -214,14 +213,14 @@ class ComagicRuntime:
             options={**account.options, "user_id": user_id, "agency": account})
         unknown = listed and row is None
         if unknown:
-            self.tap.run_status.fail_account(client, AuthError(
+            self.run_status.fail_account(client, AuthError(
                 f"user_id {user_id} is not a client of this agency (get.customer_users does "
                 f"not list it); check {account.options['setting']}.user_ids"))
         else:
             try:
                 zone = self.client_timezone(account, user_id, local.timezone)
             except AuthError as exc:  # e.g. the client's IP whitelist: that client stops
-                self.tap.run_status.fail_account(client, exc)
+                self.run_status.fail_account(client, exc)
             else:
                 client = dataclasses.replace(client, timezone=zone)
         return Scope(client, account, (row or {}).get("customer_id") or agency_app_id, user_id)
@@ -240,7 +239,7 @@ class ComagicRuntime:
         return scopes
 
     def _report(self, account: Account, exc: Exception) -> None:
-        run = self.tap.run_status
+        run = self.run_status
         if isinstance(exc, QuotaExhausted):
             if "comagic" not in run.exhausted_vendors:
                 run.exhaust_vendor("comagic", exc)
@@ -272,16 +271,3 @@ def total_of(result: Any) -> int | None:
     metadata = metadata_of(result)
     total = metadata.get("total_items") if isinstance(metadata, Mapping) else None
     return total if isinstance(total, int) and not isinstance(total, bool) else None
-
-
-_RUNTIMES: weakref.WeakKeyDictionary[Any, ComagicRuntime] = weakref.WeakKeyDictionary()
-_RUNTIMES_LOCK = threading.Lock()
-
-
-def runtime_for(tap: TapCalltrack) -> ComagicRuntime:
-    """The one runtime of a tap instance."""
-    with _RUNTIMES_LOCK:
-        runtime = _RUNTIMES.get(tap)
-        if runtime is None:
-            runtime = _RUNTIMES[tap] = ComagicRuntime(tap)
-        return runtime
