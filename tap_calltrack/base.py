@@ -36,7 +36,14 @@ from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.run_status import RunStatus
 from tap_calltrack.runtime import VendorRuntime
 from tap_calltrack.sdk_compat import SdkStream
-from tap_calltrack.settings import Account, ConfigError, lookback_days, parse_instant
+from tap_calltrack.settings import (
+    Account,
+    ConfigError,
+    ContextKey,
+    context_key,
+    lookback_days,
+    parse_instant,
+)
 from tap_calltrack.windows import (
     Window,
     as_local,
@@ -83,7 +90,7 @@ class PaginatorWalk:
 
     stop_on_empty = True
 
-    def __init__(self, paginator: BaseAPIPaginator,
+    def __init__(self, paginator: BaseAPIPaginator[Any],
                  remaining: Callable[[Page], range | None] = lambda page: None,
                  max_pages: int = MAX_PAGES_PER_WINDOW) -> None:
         self.paginator = paginator
@@ -198,7 +205,7 @@ class CalltrackStream(SdkStream):
         return [account.context for account in self.accounts]
 
     @cached_property
-    def _accounts_by_context(self) -> dict[tuple, Account]:
+    def _accounts_by_context(self) -> dict[ContextKey, Account]:
         return {context_key(account.context): account for account in self.accounts}
 
     def account_for(self, context: Mapping[str, Any] | None) -> Account:
@@ -421,5 +428,3 @@ class WindowedStream(CalltrackStream):
         progress.report()
 
 
-def context_key(context: Mapping[str, Any]) -> tuple:
-    return tuple(sorted(context.items()))

@@ -25,9 +25,9 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from tap_calltrack.base import Progress, WindowedStream, context_key
+from tap_calltrack.base import Progress, WindowedStream
 from tap_calltrack.runtime import VendorRuntime
-from tap_calltrack.settings import Account
+from tap_calltrack.settings import Account, ContextKey, context_key
 from tap_calltrack.windows import Window, day_windows
 
 
@@ -70,8 +70,8 @@ class CallsFeed:
         self.vendor = runtime.name
         self.source: CallSource | None = None
         self._members: dict[str, CallParticipant] = {}
-        self._claimed: set[tuple] = set()
-        self._spools: dict[tuple[str, tuple], RowSpool] = {}
+        self._claimed: set[ContextKey] = set()
+        self._spools: dict[tuple[str, ContextKey], RowSpool] = {}
         self._lock = threading.Lock()
         runtime.on_close(self.close)
 
@@ -298,5 +298,6 @@ def partition_state(stream: WindowedStream, context: Mapping[str, Any]
     bookmarks = stream.tap_state.get("bookmarks", {}).get(stream.name, {})
     for partition in bookmarks.get("partitions", []):
         if partition.get("context") == dict(context):
-            return partition
+            found: Mapping[str, Any] = partition
+            return found
     return None

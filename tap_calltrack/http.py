@@ -374,11 +374,13 @@ class VendorHttp:
             self.check_wait(error.retry_after, f"Retry-After of an HTTP {response.status_code}")
         return error
 
-    def request(self, request: ApiRequest, decode: Callable[[requests.Response], T],
-                what: str) -> T:
-        """:meth:`call` with one vendor request."""
+    def request(self, request: ApiRequest | Callable[[], ApiRequest],
+                decode: Callable[[requests.Response], T], what: str) -> T:
+        """:meth:`call` with one vendor request, or with how to build it at each try (a
+        renewed token)."""
         timeout = self.limits.request_timeout
-        return self.call(lambda session: request.send(session, timeout), decode, what)
+        build = request if callable(request) else (lambda: request)
+        return self.call(lambda session: build().send(session, timeout), decode, what)
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``fn`` on this vendor's worker pool (bounded by max_concurrent_requests)."""

@@ -37,7 +37,7 @@ class CalltrackWriter(MsgSpecWriter):
         """Count RECORDs per stream and account, the account told by ``fields`` of the
         record (e.g. ``site_id``): :attr:`records_by_account` then says who got none."""
         self._account_fields = fields_by_stream
-        self.records_by_account: Counter[tuple[str, tuple]] = Counter()
+        self.records_by_account: Counter[tuple[str, tuple[Any, ...]]] = Counter()
 
     def write_message(self, message: Any) -> None:
         fields_by_stream = self.__dict__.get("_account_fields")

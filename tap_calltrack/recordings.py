@@ -386,12 +386,6 @@ def _failed(what: str, reason: str) -> Outcome:
     return Outcome(None, failed=True)
 
 
-def download(http: VendorHttp, ref: RecordingRef, root: Path, what: str,
-             max_bytes: int = DEFAULT_MAX_RECORDING_MB * 2**20) -> dict[str, Any] | None:
-    """The record of one saved recording, or None (none, or it failed with a warning)."""
-    return save(http, ref, root, what, max_bytes).row
-
-
 class RecordingsStream(CallParticipant):
     """``<vendor>_recordings``: recordings of the calls of the run, one record per file.
 

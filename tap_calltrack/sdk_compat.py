@@ -114,19 +114,19 @@ class SdkTarget(Target):
 
     # The SDK's message dispatch offers no public hook per message type short of its
     # sinks, whose record validation and batching this target does not want.
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         self.on_message("SCHEMA", message_dict)
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         self.on_message("RECORD", message_dict)
 
-    def _process_state_message(self, message_dict: dict) -> None:
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
         self.on_message("STATE", message_dict)
 
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
         self.on_message("ACTIVATE_VERSION", message_dict)
 
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
         self.on_message("BATCH", message_dict)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

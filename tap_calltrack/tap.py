@@ -371,7 +371,8 @@ def completed_state(state: Mapping[str, Any]) -> dict[str, Any]:
             return [clean(item) for item in node]
         return node
 
-    return clean(state)
+    cleaned: dict[str, Any] = clean(state)
+    return cleaned
 
 
 def _one_line_errors(main: Callable[..., Any], name: str) -> Callable[..., Any]:

@@ -19,7 +19,7 @@ from tap_calltrack.comagic.rpc import metadata_of
 from tap_calltrack.comagic.session import AccountSession
 from tap_calltrack.http import AuthError, FatalError, LimitExceeded, QuotaExhausted
 from tap_calltrack.runtime import VendorRuntime
-from tap_calltrack.settings import Account
+from tap_calltrack.settings import Account, ContextKey, context_key
 
 T = TypeVar("T")
 PAGE = 10_000
@@ -59,7 +59,7 @@ class ComagicAccounts:
         self.logger = logging.getLogger("tap-calltrack.comagic")
         self._sessions: dict[str, AccountSession] = {}
         self._cache: dict[tuple[str, ...], Any] = {}
-        self._scopes: dict[tuple, Scope] = {}
+        self._scopes: dict[ContextKey, Scope] = {}
         self._lock = threading.RLock()
         self.http.on_close(self.close)  # log out at the end of the run
 
@@ -80,7 +80,8 @@ class ComagicAccounts:
             value = self._cache[key]
         if isinstance(value, BaseException):
             raise value
-        return value
+        computed: T = value
+        return computed
 
     def session(self, account: Account) -> AccountSession:
         with self._lock:
@@ -138,7 +139,7 @@ class ComagicAccounts:
             if told is not None:
                 return told
         # No answer, or the agency's own account (the API ignored user_id): no client zone.
-        configured = account.options.get("client_timezones", {}).get(user_id)
+        configured: ZoneInfo | None = account.options.get("client_timezones", {}).get(user_id)
         if configured is not None:
             return configured
         self.logger.warning(
@@ -252,10 +253,6 @@ class ComagicAccounts:
         if scope is None:
             raise LookupError(f"comagic: no partition matches {context}")
         return scope
-
-
-def context_key(context: Mapping[str, Any]) -> tuple:
-    return tuple(sorted(context.items()))
 
 
 def rows_of(result: Any) -> list[dict[str, Any]]:

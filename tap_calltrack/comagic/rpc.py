@@ -45,7 +45,11 @@ class TokenRejected(AuthError):
     """``access_token_expired``/``access_token_invalid``: a session token can be renewed."""
 
 
-class MinuteLimit(FatalError):
+class TokenRenewed(RetryableError):
+    """A refused session token was dropped: the next try opens a new session."""
+
+
+class MinuteLimit(RetryableError):
     """The minute budget is spent; requests are held until it resets, then retried."""
 
 

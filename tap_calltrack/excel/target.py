@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import PurePath
 
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import PluginCapabilities
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.io_base import GenericSingerReader
 
 from tap_calltrack.excel.errors import InputError, Interrupted, TargetError
@@ -42,14 +42,14 @@ class SingerLineReader(GenericSingerReader[str]):
         """Standard input."""
         return sys.stdin
 
-    def deserialize_json(self, line: str) -> dict:
+    def deserialize_json(self, line: str) -> dict[str, t.Any]:
         """One message (blank lines are skipped by ``process_lines``)."""
         return decode_line(line) or {}
 
     def process_lines(
         self,
         file_input: t.IO[str] | None,
-        callbacks: dict[str, t.Callable[[dict], None]],
+        callbacks: dict[str, t.Callable[[dict[str, t.Any]], None]],
     ) -> t.Counter[str]:
         """Dispatch every line to its callback; stop at the first bad line."""
         source: t.Any = file_input if file_input is not None else self.default_input
@@ -63,7 +63,9 @@ class SingerLineReader(GenericSingerReader[str]):
             raise
 
     def _dispatch(
-        self, source: t.Iterable[bytes | str], handlers: dict[str, t.Callable[[dict], None]]
+        self,
+        source: t.Iterable[bytes | str],
+        handlers: dict[str, t.Callable[[dict[str, t.Any]], None]],
     ) -> t.Counter[str]:
         stats: Counter[str] = Counter()
         for number, line in enumerate(source, 1):
@@ -126,19 +128,19 @@ class TargetCalltrackExcel(SdkTarget):
 
     name = "target-calltrack-excel"
     package_name = "tap-calltrack"
-    capabilities: t.ClassVar[list] = [PluginCapabilities.ABOUT]
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [PluginCapabilities.ABOUT]
     message_reader_class = SingerLineReader
-    config_jsonschema: t.ClassVar[dict] = _SETTINGS
+    config_jsonschema: t.ClassVar[dict[str, t.Any]] = _SETTINGS
     progress_interval_s: t.ClassVar[float] = 5.0
 
     def __init__(
         self,
         *,
-        config: dict | PurePath | str | list[PurePath | str] | None = None,
+        config: dict[str, t.Any] | PurePath | str | list[PurePath | str] | None = None,
         parse_env_config: bool = False,
         validate_config: bool = True,
         setup_mapper: bool = False,
-        message_reader: GenericSingerReader | None = None,
+        message_reader: GenericSingerReader[t.Any] | None = None,
     ) -> None:
         super().__init__(
             config=config,
@@ -153,7 +155,7 @@ class TargetCalltrackExcel(SdkTarget):
             self.message_reader.on_abort = self.loader.abort
 
     @classmethod
-    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
         """No SDK built-in settings: this target uses no sinks, stream maps or batches."""
 
     def on_message(self, kind: str, message: dict[str, t.Any]) -> None:

@@ -29,7 +29,7 @@ from tap_calltrack.http import (
     RetryableError,
     send_exact,
 )
-from tap_calltrack.recordings import download
+from tap_calltrack.recordings import save
 from tap_calltrack.settings import Account
 from tap_calltrack.tap import TapCalltrack
 from tap_calltrack.windows import Window
@@ -260,7 +260,7 @@ def test_the_recording_of_an_emitted_call_downloads_from_its_record_url(tap, tmp
     records = [stream.post_process(dict(row), user.context) for row in page.records]
     refs = [ref for record in records for ref in stream.recording_refs(record, user)]
     assert 0 < len(refs) < len(records)
-    saved = download(stream.http, refs[0], tmp_path, "test")
+    saved = save(stream.http, refs[0], tmp_path, "test").row
     assert saved is not None and saved["bytes"] > 4096
     assert (tmp_path / refs[0].relative_path).read_bytes().startswith(b"ID3")
     assert refs[0].relative_path.startswith("callkeeper/Окна-Север/")
