@@ -1,5 +1,5 @@
 """CallKeeper's protocol, once: the route in the query string, the two answer shapes,
-in-band errors and end-of-data signals (NOTES.md 3.1, quirks 25-27).
+in-band errors and end-of-data signals (docs/notes.md 3.1, quirks 25-27).
 
 ``GET {api_url}?json/v3/{key}/call/{method}/{page}/{from}/{to}``: pages from 0, 1000 calls
 a page, dates ``Y-m-d``. Whether ``to`` is inclusive is not settled by the doc, so ``to`` is
@@ -41,7 +41,7 @@ ROUTE_DATE = "%Y-%m-%d"
 CALL_TIME = "%Y-%m-%d %H:%M:%S"  # callTime, in the cabinet's zone (docs/callkeeper.md)
 ONE_DAY = dt.timedelta(days=1)
 # "No rows found": nothing (more) in the range; "Incorrect page is set": the page is past
-# the last one. Both mean the end of the data, not a failure (NOTES.md 3.1, quirk 26).
+# the last one. Both mean the end of the data, not a failure (docs/notes.md 3.1, quirk 26).
 END_OF_DATA = frozenset({"No rows found", "Incorrect page is set"})
 # The documented errors (doc 002), by the start of the vendor's text: what was wrong.
 REFUSALS: dict[str, tuple[type[FatalError], str]] = {
@@ -145,7 +145,7 @@ def call_moment(row: dict[str, Any], account: Account) -> dt.datetime | None:
 
 def decode_answer(response: requests.Response, key: str) -> Answer:
     """Errors come in the body (``inbound.error``) with undocumented HTTP statuses: the body
-    decides, the status only when the body says nothing (NOTES.md 3.1); 429 and 5xx are
+    decides, the status only when the body says nothing (docs/notes.md 3.1); 429 and 5xx are
     retried whatever the body."""
     status = status_error(response)
     if status is not None and response.status_code in RETRY_STATUSES:
@@ -244,7 +244,7 @@ class CallkeeperStream(WindowedStream):
 
     def log_end(self, what: str, page: int, signal: str) -> None:
         # Pages are documented from 0 and an empty range as "No rows found": this answer to
-        # page 0 would mean the data were missed, so it is said aloud (NOTES.md 3.1).
+        # page 0 would mean the data were missed, so it is said aloud (docs/notes.md 3.1).
         if page == 0 and signal == "Incorrect page is set":
             self.logger.warning("%s: %s; taken as no calls in the window", what, signal)
         else:

@@ -22,7 +22,7 @@ from tap_calltrack.windows import local_to_utc
 
 CK_DATETIME = "%Y-%m-%d %H:%M:%S"
 _UNSAFE = re.compile(r"[^\w.-]+")
-# v1 names of the legacy envelope's example (NOTES.md 3.1) whose meaning is the v3 field's
+# v1 names of the legacy envelope's example (docs/notes.md 3.1) whose meaning is the v3 field's
 # (doc 002); the other v1 fields are kept as sent (docs/callkeeper.md, "Legacy v1 rows").
 V1_TO_V3 = {"clientPhone": "clientNumber", "record": "recordUrl",
             "utmSource": "utm_source", "utmMedium": "utm_medium",

@@ -31,7 +31,7 @@ CT_DATETIME = DMY_HMS  # dd/mm/yyyy hh:mm:ss, the site's local time
 
 class CalltouchPaginator(PageNumberPaginator):
     """Pages from 1; the end is ``page >= pageTotal`` or an empty ``records`` (the Go SDK's
-    ``until pageTotal == page`` never ends on an empty result: NOTES.md 1.2)."""
+    ``until pageTotal == page`` never ends on an empty result: docs/notes.md 1.2)."""
 
     def __init__(self) -> None:
         super().__init__(start_value=1)
@@ -58,7 +58,7 @@ def is_count(value: Any) -> bool:
 
 def check_envelope(body: Any) -> None:
     """The paged envelope ``{page, pageTotal, records: [...]}`` with integer counters
-    (NOTES.md 1.2); anything else is a protocol error, never "no rows"."""
+    (docs/notes.md 1.2); anything else is a protocol error, never "no rows"."""
     if not isinstance(body, dict):
         raise ProtocolError(f"the answer is a JSON {type(body).__name__}, not the paged "
                             "envelope {page, pageTotal, records}")
@@ -66,7 +66,7 @@ def check_envelope(body: Any) -> None:
         raise ProtocolError("the paged envelope has no integer page and pageTotal")
     records = body.get("records")
     if records is None and (body["pageTotal"] == 0 or body.get("recordsTotal") == 0):
-        return  # an empty result may come without records (undocumented: NOTES.md 1.2)
+        return  # an empty result may come without records (undocumented: docs/notes.md 1.2)
     check_rows(records, "records")
 
 
@@ -116,7 +116,7 @@ def decode_statistics(response: requests.Response) -> Any:
 
 
 def checked_statistic(kind: str, body: Any) -> Any:
-    """total-count is a bare number, the others an object of counts (NOTES.md 1.6). An
+    """total-count is a bare number, the others an object of counts (docs/notes.md 1.6). An
     empty list is taken for an empty object ("no counts": how many JSON encoders write an
     empty map; the docs show no empty answer), anything else of another shape is refused."""
     if body == [] and kind != "total-count":
@@ -140,7 +140,7 @@ class CalltouchStream(WindowedStream):
     vendor = "calltouch"
     replication_key = "date_utc"
     #: Calltouch's query dates are dd/mm/yyyy on every endpoint but leads, which take
-    #: mm/dd/yyyy; a wrong order silently returns another range (NOTES.md quirk 1).
+    #: mm/dd/yyyy; a wrong order silently returns another range (docs/notes.md quirk 1).
     date_param_format: ClassVar[str] = "%d/%m/%Y"
     token_param: ClassVar[str] = "clientApiId"
     paged: ClassVar[bool] = True

@@ -102,7 +102,7 @@ class RequestsStream(CalltouchStream):
     schema = vendor_schema("calltouch", "requests")
     window_setting = "leads_window_days"
     window_default_days = 1
-    date_param_format = "%m/%d/%Y"  # leads only: US order (NOTES.md quirk 1)
+    date_param_format = "%m/%d/%Y"  # leads only: US order (docs/notes.md quirk 1)
     paged = False
 
     def url_params(self, account: Account, window: Window, page: Any) -> dict[str, Any]:

@@ -23,13 +23,13 @@ from tap_calltrack.settings import Account, ContextKey, context_key
 
 T = TypeVar("T")
 PAGE = 10_000
-MAX_LIST_OFFSET = 100_000  # the API's largest offset (NOTES 2.1)
+MAX_LIST_OFFSET = 100_000  # the API's largest offset (docs/notes.md 2.1)
 CUSTOMER_USER_FIELDS = ["id", "login", "description", "name", "customer_id"]
 # What get.customer_users answers a user that is not an agent is undocumented: read
 # these as "no clients" (the sandbox answers an empty list).
 NOT_AN_AGENCY = frozenset({"forbidden", "method_component_disabled", "method_not_found"})
 # get.account with a client's user_id (as the public comagic-data-api-sdk calls it) tells
-# the client's own zone; NOTES 2 lists only access_token for it, so a refusal of user_id is
+# the client's own zone; docs/notes.md 2 lists only access_token for it, so a refusal of user_id is
 # plausible: any of these means "the API tells no client zone" (docs/comagic.md, Agencies).
 CLIENT_ACCOUNT_REFUSALS = frozenset({"unexpected_parameters", "invalid_parameter_value",
                                      "forbidden", "parameter_component_disabled",
@@ -46,7 +46,7 @@ class Scope:
     user_id: int | None = None
 
     def params(self) -> dict[str, Any]:
-        """Client methods of an agency name the client (NOTES 2.0, agents)."""
+        """Client methods of an agency name the client (docs/notes.md 2.0, agents)."""
         return {} if self.user_id is None else {"user_id": self.user_id}
 
 
@@ -256,7 +256,7 @@ class ComagicAccounts:
 
 
 def rows_of(result: Any) -> list[dict[str, Any]]:
-    """``result.data``, or ``result`` itself when it is a bare list (NOTES quirk 23)."""
+    """``result.data``, or ``result`` itself when it is a bare list (docs/notes.md quirk 23)."""
     data = result.get("data") if isinstance(result, Mapping) else result
     if isinstance(data, Mapping):
         return [dict(data)]

@@ -23,7 +23,7 @@ from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import Window, local_to_utc
 
-DATETIME = "%Y-%m-%d %H:%M:%S"  # the API's dates: account-local, no zone (NOTES 2.1)
+DATETIME = "%Y-%m-%d %H:%M:%S"  # the API's dates: account-local, no zone (docs/notes.md 2.1)
 MAX_OFFSET = 100_000  # the API's largest offset: a window pages through offset + limit rows
 ADJUSTABLE = frozenset({"unexpected_parameters", "sort_prohibited"})
 SOFT = ADJUSTABLE | {"date_interval_limit_reached"}
@@ -33,7 +33,7 @@ MAX_ADJUSTMENTS = 50  # refusals one request may answer (each drops a field or t
 
 class ComagicStream(CalltrackStream):
     """A Data API method, always asked with an explicit ``fields`` list: without it the
-    API returns only a small default set (NOTES quirk 15). Partitioned per configured
+    API returns only a small default set (docs/notes.md quirk 15). Partitioned per configured
     account unless combined with :class:`ClientPartitions`."""
 
     vendor = "comagic"
@@ -164,7 +164,7 @@ class ComagicStream(CalltrackStream):
 def refused_fields(error: Mapping[str, Any], requested: list[str]) -> list[str]:
     """The requested fields an ``unexpected_parameters`` error names.
 
-    Where the name is is undocumented (NOTES 2.1 shows ``data.field`` and ``data.value``
+    Where the name is is undocumented (docs/notes.md 2.1 shows ``data.field`` and ``data.value``
     for another error): ``data.value`` (a name, a list, or names joined by commas) with
     ``data.field`` naming the parameter (``fields``), or ``data.field`` the name itself;
     else names quoted in the message, else those listed after its last colon."""
@@ -296,8 +296,8 @@ def check_offset(offset: int) -> None:
     cannot be split in advance) stop the stream instead of asking forever."""
     if offset > MAX_OFFSET:
         raise LimitExceeded(f"pages are still full at offset {MAX_OFFSET}, the largest the "
-                            "API accepts (NOTES 2.1), and the answers tell no total_items to "
-                            "split the window by")
+                            "API accepts (docs/notes.md 2.1), and the answers tell no "
+                            "total_items to split the window by")
 
 
 class WindowTooLong(FatalError):
@@ -331,7 +331,7 @@ class ReportStream(ComagicStream, WindowedStream):
     def task_params(self, task: Task, piece: Window) -> dict[str, Any]:
         # Sent in the account's own zone whatever zone the window was computed in.
         # date_till is inclusive to the second: its inclusiveness is undocumented, the
-        # last second of the window is what clients use (NOTES quirk 19).
+        # last second of the window is what clients use (docs/notes.md quirk 19).
         tz = task.scope.account.timezone
         return {"date_from": piece.start.astimezone(tz).strftime(DATETIME),
                 "date_till": piece.last_second.astimezone(tz).strftime(DATETIME)}
@@ -374,7 +374,7 @@ class ReportStream(ComagicStream, WindowedStream):
     def probe(self, task: Task, window: Window) -> list[ReportPage]:
         """The window's first page, or its parts' first pages when it must be split:
         over 3 months (date_interval_limit_reached), or more rows than offset + limit
-        can reach (NOTES quirk 18)."""
+        can reach (docs/notes.md quirk 18)."""
         account = task.scope.account
         try:
             page = self.request(task, window, 0)

@@ -28,8 +28,8 @@ from tap_calltrack.redaction import REDACTOR
 from tap_calltrack.settings import Account
 
 HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
-SESSION_S = 3600.0  # login.user tokens live one hour (NOTES 2.2)
-RENEW_MARGIN_S = 60.0  # renew this long before expiry (as the PHP client does, NOTES 2.2) ...
+SESSION_S = 3600.0  # login.user tokens live one hour (docs/notes.md 2.2)
+RENEW_MARGIN_S = 60.0  # renew this long before expiry (the PHP client does: docs/notes.md 2.2)...
 RENEW_FRACTION = 0.2  # ... or this share of a shorter lifetime
 MAX_RENEWALS = 2  # fresh sessions per request before the account counts as refused
 MINUTE_RESET_MARGIN_S = 0.5  # minute_reset is whole seconds: do not arrive a moment early
@@ -190,7 +190,7 @@ class AccountSession:
 
 def session_lifetime(data: Mapping[str, Any], now: float | None = None) -> float:
     """Seconds the session is valid, from ``expire_at`` (or ``expire``, as the doc's example
-    spells it: NOTES quirk 21), a Unix time; one hour when missing or implausible."""
+    spells it: docs/notes.md quirk 21), a Unix time; one hour when missing or implausible."""
     expire = data.get("expire_at", data.get("expire"))
     if isinstance(expire, bool) or not isinstance(expire, (int, float)):
         return SESSION_S

@@ -73,7 +73,7 @@ class CampaignsStream(DimensionStream):
 
 
 def talk_url(media_url: str, communication_id: Any, record_id: Any) -> str:
-    """An mp3 record's link (NOTES 2.5)."""
+    """An mp3 record's link (docs/notes.md 2.5)."""
     ids = (url_part(value) for value in (communication_id, record_id))
     return f"{media_url}/system/media/talk/{'/'.join(ids)}/"
 
@@ -161,7 +161,8 @@ class DateTimeReport(ClientReportStream):
 
 
 class CommunicationsStream(DateTimeReport):
-    """Every communication; ``id`` is unique only with ``communication_type`` (NOTES 2.6)."""
+    """Every communication; ``id`` is unique only with ``communication_type``
+    (docs/notes.md 2.6)."""
 
     name = "comagic_communications"
     method = "get.communications_report"
@@ -180,7 +181,7 @@ class GoalsStream(DateTimeReport):
 
 
 def phone_as_text(row: dict[str, Any]) -> None:
-    """``visitor_phone_number`` is typed a number in these reports only (NOTES quirk 24)."""
+    """``visitor_phone_number`` is typed a number in these reports only (docs/notes.md quirk 24)."""
     value = row.get("visitor_phone_number")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         row["visitor_phone_number"] = str(int(value))
@@ -231,7 +232,7 @@ class CampaignDailyStatStream(ClientReportStream):
         self._campain_spelling = False
 
     def vendor_fields(self) -> list[str]:
-        """The docs' table says ``campaign_id``, their example ``campain_id`` (NOTES quirk
+        """The docs' table says ``campaign_id``, their example ``campain_id`` (docs/notes.md quirk
         21): once the API refuses the first, the second is asked instead."""
         fields = super().vendor_fields()
         if self._campain_spelling:
@@ -265,7 +266,7 @@ class CampaignDailyStatStream(ClientReportStream):
         return {**super().task_params(task, piece), "site_id": task.site_id}
 
     def normalise(self, row: dict[str, Any], scope: Scope) -> None:
-        if "campain_id" in row:  # the doc's example spells it so (NOTES quirk 21)
+        if "campain_id" in row:  # the doc's example spells it so (docs/notes.md quirk 21)
             campaign_id = row.pop("campain_id")
             if row.get("campaign_id") is None:
                 row["campaign_id"] = campaign_id
