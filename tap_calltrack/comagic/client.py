@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from tap_calltrack.base import CalltrackStream, Page, WindowedStream
 from tap_calltrack.comagic.accounts import ComagicAccounts, Scope, rows_of, total_of
 from tap_calltrack.comagic.rpc import Answer, describe_error, error_data
 from tap_calltrack.http import FatalError, LimitExceeded
+from tap_calltrack.lookahead import page_key
 from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import Window, local_to_utc
@@ -201,6 +203,12 @@ class ClientPartitions(CalltrackStream):
     def account_for(self, context: Mapping[str, Any] | None) -> Account:
         return self.runtime.shared(ComagicAccounts).scope(context).account
 
+    def account_order(self) -> list[Account]:
+        """The partitions' accounts (each direct account or agency client), in order."""
+        runtime = self.runtime.shared(ComagicAccounts)
+        return [scope.account for account in self.accounts
+                for scope in runtime.partition_scopes(account)]
+
 
 class DimensionStream(ClientPartitions, ComagicStream):
     """A full list per account or client (sites, tags, campaigns)."""
@@ -339,11 +347,21 @@ class ReportStream(ComagicStream, WindowedStream):
     def pages(self, account: Account, windows: list[Window]
               ) -> Iterator[tuple[Window, ReportPage, bool]]:
         """Pages in (window, client, site, page) order; a window is done after its last
-        task. Concurrent through the vendor's pool (see prefetch.py)."""
+        task. Concurrent through the vendor's pool (see prefetch.py); the next accounts'
+        first pages are sent ahead (lookahead.py)."""
+        self.send_ahead(account)
         tasks = self.tasks_for(self.extraction_scopes(account), windows)
+
+        def submit(fetch: Callable[..., ReportPage], task: Task, token: Slice | None
+                   ) -> Future[ReportPage]:
+            sent = None
+            if task is tasks[0] and token is None:  # what send_ahead sent for this account
+                sent = self.lookahead.take(page_key(account.context, task.window, None))
+            return sent if sent is not None else self.http.submit(fetch, task, token)
+
         prefetcher: OrderedPrefetcher[Task, ReportPage] = OrderedPrefetcher(
             fetch=self.fetch_task_page,
-            submit=self.http.submit,
+            submit=submit,
             new_walk=lambda task: ReportWalk(),
             ahead=self.prefetch_depth,
         )
@@ -351,6 +369,14 @@ class ReportStream(ComagicStream, WindowedStream):
             yield task.window, page, done and task.closes_window
 
     # --- pages ---------------------------------------------------------------------------
+
+    def new_walk(self, account: Account, window: Window) -> ReportWalk:
+        return ReportWalk()
+
+    def fetch_page(self, account: Account, window: Window, token: Any) -> ReportPage:
+        """The first page of ``account``'s first task in ``window`` (sent ahead)."""
+        task = self.tasks_for(self.extraction_scopes(account), [window])[0]
+        return self.fetch_task_page(task, token)
 
     def fetch_task_page(self, task: Task, token: Slice | None) -> ReportPage:
         if token is None:
