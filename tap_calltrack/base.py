@@ -174,7 +174,7 @@ class CalltrackStream(SdkStream):
     vendor: ClassVar[str]
     #: Streams sharing an endpoint family skip together when an account lacks it.
     skip_group: ClassVar[str | None] = None
-    #: The tap normalises types itself (see each vendor's post_process): the SDK's
+    #: The tap normalises types itself (see normalise_row): the SDK's
     #: recursive conformance is most of its per-record cost, and it would turn the string
     #: "false" into True in boolean fields.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -235,6 +235,25 @@ class CalltrackStream(SdkStream):
             self._checked_mask = mask
             self._fast_records = nothing_deselected(mask)
         return record_messages(self, record, version) if self._fast_records else None
+
+    def normalise_row(self, row: dict[str, Any], account: Account) -> None:
+        """The one normalisation hook: the vendor's type fixes and the tap's own fields
+        (account keys, UTC bookmark fields) on one decoded row, in place.
+
+        Each vendor's client calls it (through :meth:`normalised`) as it decodes a page,
+        on the worker that fetched it: rows leave the client normalised, and
+        ``post_process`` only reports fields the schema lacks."""
+
+    def normalised(self, rows: list[dict[str, Any]], account: Account
+                   ) -> list[dict[str, Any]]:
+        for row in rows:
+            self.normalise_row(row, account)
+        return rows
+
+    def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
+                     ) -> dict[str, Any] | None:
+        self.report_unknown_fields(row)
+        return row
 
     @property
     def prefetch_depth(self) -> int:

@@ -253,13 +253,8 @@ def drive(driver: CallParticipant, account: Account) -> Iterator[dict[str, Any]]
     spools = {p: feed.spool_for(p, account) for p in participants if p is not driver}
     progress = Progress(driver.logger, driver.name, account, source.http)
     progress.windows = len(windows)
-    source_context = source.context_for(account)
-    only_source = participants == [source]
     for window, page, window_done in source.pages(account, windows):
-        calls = page.records
-        if not only_source:  # others map the normalised record; the SDK re-runs it (no-op)
-            calls = [row for row in (source.post_process(r, source_context) for r in calls)
-                     if row]
+        calls = page.records  # normalised by the source's client
         for participant in participants:
             if window.end <= starts[participant]:
                 continue

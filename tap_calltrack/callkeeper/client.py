@@ -210,7 +210,8 @@ class CallkeeperStream(WindowedStream):
         response, answer = self.http.request(request, decode, what)
         if answer.end is not None:
             self.log_end(what, token, answer.end)
-        return Page(response, answer, self.window_rows(account, window, answer.rows), window)
+        rows = self.normalised(self.window_rows(account, window, answer.rows), account)
+        return Page(response, answer, rows, window)
 
     def window_rows(self, account: Account, window: Window, rows: list[dict[str, Any]]
                     ) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ errors, and the normalised UTC bookmark field of every record (``date_utc``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import requests
@@ -189,7 +188,7 @@ class CalltouchStream(WindowedStream):
         response, body = self.http.request(self.api_request(account, window, token),
                                            self.decode_page,
                                            self.describe(account, window, token))
-        return Page(response, body, self.records_of(body), window)
+        return Page(response, body, self.normalised(self.records_of(body), account), window)
 
     def statistic(self, account: Account, window: Window, kind: str) -> tuple[Any, Any]:
         """One aggregate of the legacy statistics endpoints (``kind`` under the path)."""
@@ -221,13 +220,9 @@ class CalltouchStream(WindowedStream):
             return SinglePageWalk()
         return PaginatorWalk(CalltouchPaginator(), remaining_pages)
 
-    def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
-                     ) -> dict[str, Any] | None:
-        account = self.account_for(context)
+    def normalise_row(self, row: dict[str, Any], account: Account) -> None:
         row["site_id"] = account.context["site_id"]
         self.normalise(row, account)
-        self.report_unknown_fields(row)
-        return row
 
     def normalise(self, row: dict[str, Any], account: Account) -> None:
         """Vendor-specific type fixes and the ``date_utc`` field (see streams.py)."""

@@ -181,7 +181,7 @@ class DailyStatsStream(StatisticsStream):
         if isinstance(total, int) and total != sum(calls.values()):
             self.logger.warning("%s: total-count %s differs from the sum by day %s",
                                 self.describe(account, window), total, sum(calls.values()))
-        return Page(response, by_date, rows, window)
+        return Page(response, by_date, self.normalised(rows, account), window)
 
 
 class KeywordStatsStream(StatisticsStream):
@@ -201,7 +201,7 @@ class KeywordStatsStream(StatisticsStream):
         response, counts = self.statistic(account, window, "seo/count-by-keywords")
         rows = [{"date": window.first_day.isoformat(), "keyword": str(keyword),
                  "calls": to_int(calls)} for keyword, calls in (counts or {}).items()]
-        return Page(response, counts, rows, window)
+        return Page(response, counts, self.normalised(rows, account), window)
 
 
 STREAMS: list[type] = [

@@ -2,8 +2,7 @@
 report windows split until the API can page through them.
 
 Rows are completed (app_id, user_id, UTC times, record links) as each page arrives, on
-the worker that fetched it, so ``post_process`` is idempotent: the calls fan-out may run
-it twice.
+the worker that fetched it (``normalise_row``).
 """
 
 from __future__ import annotations
@@ -157,10 +156,8 @@ class ComagicStream(CalltrackStream):
     def normalise(self, row: dict[str, Any], scope: Scope) -> None:
         """Stream-specific fixes (see streams.py)."""
 
-    def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
-                     ) -> dict[str, Any] | None:
-        self.report_unknown_fields(row)
-        return row
+    def normalise_row(self, row: dict[str, Any], account: Account) -> None:
+        self.complete(row, self.comagic.scope(account.context))
 
 
 def refused_fields(error: Mapping[str, Any], requested: list[str]) -> list[str]:
@@ -222,7 +219,7 @@ class DimensionStream(ClientPartitions, ComagicStream):
             if answer.error is not None:
                 raise FatalError(f"{self.describe(account)}: {describe_error(answer.error)}")
             rows = rows_of(answer.result)
-            yield from (self.complete(row, scope) for row in rows)
+            yield from self.normalised(rows, scope.account)
             offset += len(rows)
             total = total_of(answer.result)
             if len(rows) < self.page_size or (total is not None and offset >= total):
@@ -393,7 +390,7 @@ class ReportStream(ComagicStream, WindowedStream):
         answer = self.rpc(scope, self.task_params(task, piece), offset, what)
         if answer.error is not None:
             raise WindowTooLong(f"{what}: {describe_error(answer.error)}")
-        rows = [self.complete(row, scope) for row in rows_of(answer.result)]
+        rows = self.normalised(rows_of(answer.result), scope.account)
         return ReportPage(answer.response, answer.result, rows, piece,
                           total=total_of(answer.result), limit=self.page_size, offset=offset)
 
