@@ -7,9 +7,9 @@ import subprocess
 import pytest
 from support import console_script
 
+from calltrack_sandbox.server import QUIRKS, parse_quirks
 from tap_calltrack.calltouch.streams import fold_site_id
 from tap_calltrack.comagic.streams import phone_as_text, record_ids_as_text
-from tap_calltrack.sandbox.server import QUIRKS, parse_quirks
 
 
 def test_the_vendors_site_id_is_folded_into_the_taps():

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from support import assert_unique_keys, run_tap
 
-from tap_calltrack.sandbox.world import World
+from calltrack_sandbox.world import World
 from tap_calltrack.windows import parse_utc
 
 RECORDS = 12_000  # calls per site over 60 days: about 1,400 per 7-day window, 2 pages

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from support import assert_unique_keys, run_tap
 
-from tap_calltrack.sandbox.world import World, record_bytes
+from calltrack_sandbox.world import World, record_bytes
 
 START, END = dt.date(2024, 1, 3), dt.date(2024, 1, 12)
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxServer
-from tap_calltrack.sandbox.world import World
+from calltrack_sandbox.server import SandboxOptions, SandboxServer
+from calltrack_sandbox.world import World
 
 API = "/calls-service/RestAPI"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from support import SandboxProcess, run_tap
 
+from calltrack_sandbox.comagic import METHODS
 from tap_calltrack.comagic.client import TAP_FIELDS
 from tap_calltrack.comagic.streams import STREAMS
-from tap_calltrack.sandbox.comagic import METHODS
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "comagic_documented_fields.json"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "comagic"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tap_calltrack.sandbox.comagic import BIG_DAY, METHODS, ComagicApp
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxRequest
-from tap_calltrack.sandbox.world import World
+from calltrack_sandbox.comagic import BIG_DAY, METHODS, ComagicApp
+from calltrack_sandbox.server import SandboxOptions, SandboxRequest
+from calltrack_sandbox.world import World
 
 
 @pytest.fixture

@@ -61,8 +61,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxRequest, SandboxResponse
-from tap_calltrack.sandbox.world import (
+from calltrack_sandbox.server import SandboxOptions, SandboxRequest, SandboxResponse
+from calltrack_sandbox.world import (
     CITIES,
     MANAGERS,
     TAGS,

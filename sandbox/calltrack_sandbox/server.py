@@ -28,7 +28,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import msgspec
 
-from tap_calltrack.sandbox.world import World
+from calltrack_sandbox.world import World
 
 _ENCODER = msgspec.json.Encoder()  # the sandbox must outrun the tap it is measured with
 FAULT_KINDS = ("429", "5xx", "reset", "timeout", "garbage", "html")
@@ -425,19 +425,19 @@ def default_apps(options: SandboxOptions) -> list[VendorApp]:
 
 
 def _calltouch(options: SandboxOptions) -> VendorApp:
-    from tap_calltrack.sandbox.calltouch import CalltouchApp
+    from calltrack_sandbox.calltouch import CalltouchApp
 
     return CalltouchApp(options)
 
 
 def _callkeeper(options: SandboxOptions) -> VendorApp:
-    from tap_calltrack.sandbox.callkeeper import CallkeeperApp
+    from calltrack_sandbox.callkeeper import CallkeeperApp
 
     return CallkeeperApp(options)
 
 
 def _comagic(options: SandboxOptions) -> VendorApp:
-    from tap_calltrack.sandbox.comagic import ComagicApp
+    from calltrack_sandbox.comagic import ComagicApp
 
     return ComagicApp(options)
 
