@@ -20,7 +20,8 @@ from typing import Any
 import requests
 from fake_server import FakeVendor, Reply, Request
 
-from calltrack_sandbox.server import SandboxOptions, SandboxResponse, SandboxServer
+from calltrack_sandbox.protocol import SandboxOptions, SandboxResponse
+from calltrack_sandbox.server import SandboxServer
 from calltrack_sandbox.world import record_bytes
 
 Tamper = Callable[[str, Any], Any]

@@ -7,7 +7,8 @@ import subprocess
 import pytest
 from support import console_script
 
-from calltrack_sandbox.server import QUIRKS, parse_quirks
+from calltrack_sandbox.protocol import QUIRKS
+from calltrack_sandbox.server import parse_quirks
 from tap_calltrack.calltouch.streams import fold_site_id
 from tap_calltrack.comagic.streams import phone_as_text, record_ids_as_text
 

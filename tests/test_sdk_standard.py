@@ -11,7 +11,8 @@ import tempfile
 
 from singer_sdk.testing import get_tap_test_class
 
-from calltrack_sandbox.server import SandboxOptions, SandboxServer
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.server import SandboxServer
 from tap_calltrack.tap import TapCalltrack
 
 SANDBOX = SandboxServer(SandboxOptions(port=0, records=200)).__enter__()

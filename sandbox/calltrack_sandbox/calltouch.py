@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from calltrack_sandbox.server import SandboxOptions, SandboxRequest, SandboxResponse
+from calltrack_sandbox.protocol import SandboxOptions, SandboxRequest, SandboxResponse
 from calltrack_sandbox.world import CallFacts, World, record_bytes, stable_int
 
 PREFIX = "/calltouch"

@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from calltrack_sandbox.server import SandboxOptions, SandboxRequest, SandboxResponse
+from calltrack_sandbox.protocol import SandboxOptions, SandboxRequest, SandboxResponse
 from calltrack_sandbox.world import (
     CITIES,
     MANAGERS,

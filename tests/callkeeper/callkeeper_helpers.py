@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from calltrack_sandbox.callkeeper import Principal, make_principals, universal_id
-from calltrack_sandbox.server import SandboxOptions
+from calltrack_sandbox.protocol import SandboxOptions
 from calltrack_sandbox.world import World
 
 VENDOR = "callkeeper"

@@ -12,7 +12,8 @@ import requests
 from callkeeper_helpers import PAGE, day, values
 
 from calltrack_sandbox.callkeeper import BAD_END, BAD_START
-from calltrack_sandbox.server import SandboxOptions, SandboxServer
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.server import SandboxServer
 
 WEEK = f"{day(0)}/{day(6)}"
 

@@ -19,7 +19,8 @@ from callkeeper_helpers import FIRST_DAY, VENDOR, Expect, day, windows
 from support import assert_unique_keys, run_tap
 
 from calltrack_sandbox.callkeeper import universal_id
-from calltrack_sandbox.server import SandboxOptions, SandboxServer
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.server import SandboxServer
 from tap_calltrack.callkeeper.streams import v1_time, v3_from_v1
 from tap_calltrack.settings import Account
 from tap_calltrack.tap import TapCalltrack

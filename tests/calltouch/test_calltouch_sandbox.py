@@ -8,7 +8,8 @@ import time
 import pytest
 import requests
 
-from calltrack_sandbox.server import SandboxOptions, SandboxServer
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.server import SandboxServer
 from calltrack_sandbox.world import World
 
 API = "/calls-service/RestAPI"

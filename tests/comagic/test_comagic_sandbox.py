@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from calltrack_sandbox.comagic import BIG_DAY, METHODS, ComagicApp
-from calltrack_sandbox.server import SandboxOptions, SandboxRequest
+from calltrack_sandbox.protocol import SandboxOptions, SandboxRequest
 from calltrack_sandbox.world import World
 
 
