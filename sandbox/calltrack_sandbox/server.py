@@ -26,7 +26,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from calltrack_sandbox.callkeeper import CallkeeperApp
 from calltrack_sandbox.calltouch import CalltouchApp
-from calltrack_sandbox.comagic import ComagicApp
+from calltrack_sandbox.comagic.app import ComagicApp
 from calltrack_sandbox.protocol import (
     QUIRKS,
     SandboxOptions,

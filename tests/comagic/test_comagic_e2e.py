@@ -21,7 +21,7 @@ from support import (
     write_json,
 )
 
-from calltrack_sandbox.comagic import BIG_DAY
+from calltrack_sandbox.comagic.accounts import BIG_DAY
 from calltrack_sandbox.world import World
 from tap_calltrack.windows import canonical_utc, local_midnight
 

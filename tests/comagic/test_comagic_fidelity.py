@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support import SandboxProcess, run_tap
 
-from calltrack_sandbox.comagic import METHODS
+from calltrack_sandbox.comagic.methods import METHODS
 from tap_calltrack.comagic.client import TAP_FIELDS
 from tap_calltrack.comagic.streams import STREAMS
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from calltrack_sandbox.comagic import BIG_DAY, METHODS, ComagicApp
+from calltrack_sandbox.comagic.accounts import BIG_DAY
+from calltrack_sandbox.comagic.app import ComagicApp
+from calltrack_sandbox.comagic.methods import METHODS
 from calltrack_sandbox.protocol import SandboxOptions, SandboxRequest
 from calltrack_sandbox.world import World
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from calltrack_sandbox.comagic import METHODS
+from calltrack_sandbox.comagic.methods import METHODS
 from tap_calltrack.comagic.client import ReportPage, ReportWalk, Slice, refused_fields
 from tap_calltrack.comagic.rpc import (
     Answer,
