@@ -6,6 +6,12 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from e2e_guard import (  # noqa: F401 - hooks: an unmarked test may start no process or server
+    pytest_fixture_setup,
+    pytest_make_collect_report,
+    pytest_runtest_call,
+    pytest_runtest_setup,
+)
 from postgres import PostgresServer, server_bin
 from support import SandboxProcess
 

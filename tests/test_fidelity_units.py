@@ -53,6 +53,7 @@ def test_quirks_are_named_and_checked():
     assert all(text for text in QUIRKS.values())
 
 
+@pytest.mark.e2e
 def test_an_unknown_quirk_stops_the_sandbox_with_one_line():
     result = subprocess.run([console_script("calltrack-sandbox"), "--port", "0", "--quirks",
                              "nope", "--print-config"], capture_output=True, text=True,

@@ -8,6 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from support import (
     SandboxProcess,
     TapRun,
@@ -19,6 +20,8 @@ from support import (
     select,
     write_json,
 )
+
+pytestmark = pytest.mark.e2e
 
 CALL_STREAMS = {"calltouch_calls", "comagic_calls", "callkeeper_calls", "calls"}
 RECORDING_STREAMS = {"calltouch_recordings", "comagic_recordings", "callkeeper_recordings"}

@@ -190,6 +190,7 @@ def window(first: dt.date, last: dt.date, zone: str = "Europe/Moscow") -> Window
                   dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tz))
 
 
+@pytest.mark.e2e
 def test_the_route_goes_on_the_wire_byte_for_byte(tap, app, monkeypatch, expect):
     seen: list[str] = []
     handle = app.handle
@@ -208,6 +209,7 @@ def test_the_route_goes_on_the_wire_byte_for_byte(tap, app, monkeypatch, expect)
     assert len(page.records) == expect.count("role-1", day(0), day(6))
 
 
+@pytest.mark.e2e
 def test_records_get_the_account_label_and_utc_time_and_keep_every_value(tap):
     stream = tap.streams["callkeeper_calls"]
     ural = next(a for a in stream.accounts if a.label == "Окна-Урал")
@@ -218,6 +220,7 @@ def test_records_get_the_account_label_and_utc_time_and_keep_every_value(tap):
     assert stream.post_process(dict(once), ural.context) == once  # the fan-out may repeat it
 
 
+@pytest.mark.e2e
 def test_a_value_quoting_the_key_is_masked(tap):
     stream = tap.streams["callkeeper_calls"]
     user = stream.accounts[0]
@@ -227,6 +230,7 @@ def test_a_value_quoting_the_key_is_masked(tap):
     assert key not in json.dumps(row) and row["recordUrl"] == "https://ckct.ru/rec/***/1.mp3"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("url", ["", None, "-"])
 def test_a_call_without_a_recording_has_no_ref(tap, url):
     stream = tap.streams["callkeeper_calls"]
@@ -234,6 +238,7 @@ def test_a_call_without_a_recording_has_no_ref(tap, url):
                                  stream.accounts[0]) == []
 
 
+@pytest.mark.e2e
 def test_a_recording_ref_names_a_safe_path_and_the_call(tap):
     stream = tap.streams["callkeeper_calls"]
     record = {"universalId": "20000000000000042", "recordUrl": "https://rec.example/42.mp3",
@@ -245,6 +250,7 @@ def test_a_recording_ref_names_a_safe_path_and_the_call(tap):
                           "call_time_utc": "2024-03-01T07:00:00+00:00"}
 
 
+@pytest.mark.e2e
 def test_the_recording_of_an_emitted_call_downloads_from_its_record_url(tap, tmp_path):
     stream = tap.streams["callkeeper_calls"]
     user = stream.accounts[0]
@@ -259,6 +265,7 @@ def test_the_recording_of_an_emitted_call_downloads_from_its_record_url(tap, tmp
     tap.close()
 
 
+@pytest.mark.e2e
 def test_incorrect_page_for_page_0_is_said_aloud(tap, monkeypatch):
     """Documented pages start at 0: that answer to page 0 would mean missed data."""
     stream = tap.streams["callkeeper_calls"]

@@ -15,6 +15,8 @@ from calltrack_sandbox.callkeeper import BAD_END, BAD_START
 from calltrack_sandbox.protocol import SandboxOptions
 from calltrack_sandbox.server import SandboxServer
 
+pytestmark = pytest.mark.e2e
+
 WEEK = f"{day(0)}/{day(6)}"
 
 

@@ -119,6 +119,7 @@ def test_v1_rows_without_a_time_arrive_once_and_never_stop_the_run(start_sandbox
     assert all(r["callTime"] is None or r["call_time_utc"] for r in rows)
 
 
+@pytest.mark.e2e
 def test_the_sandbox_plays_each_reading_of_to():
     """The same route; exclusive leaves out the ``to`` day, inclusive has it."""
     counts = {}

@@ -12,6 +12,8 @@ from support import assert_unique_keys, run_tap
 from calltrack_sandbox.world import World
 from tap_calltrack.windows import parse_utc
 
+pytestmark = pytest.mark.e2e
+
 RECORDS = 12_000  # calls per site over 60 days: about 1,400 per 7-day window, 2 pages
 DAYS = 60
 WORLD = World(seed=1, calls_per_account=RECORDS, first_day=dt.date(2024, 1, 1), days=DAYS)

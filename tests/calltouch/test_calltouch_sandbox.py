@@ -12,6 +12,8 @@ from calltrack_sandbox.protocol import SandboxOptions
 from calltrack_sandbox.server import SandboxServer
 from calltrack_sandbox.world import World
 
+pytestmark = pytest.mark.e2e
+
 API = "/calls-service/RestAPI"
 
 
