@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -39,11 +40,9 @@ DEBUG = {"LOGLEVEL": "DEBUG"}
 
 
 @pytest.fixture(scope="module")
-def ck_sandbox(request: pytest.FixtureRequest) -> SandboxProcess:
-    process = SandboxProcess("--records", str(EXPECT.records), "--days", str(DAYS),
-                             "--first-day", FIRST_DAY.isoformat())
-    request.addfinalizer(process.stop)
-    return process
+def ck_sandbox(start_module_sandbox: Callable[..., SandboxProcess]) -> SandboxProcess:
+    return start_module_sandbox("--records", str(EXPECT.records), "--days", str(DAYS),
+                                "--first-day", FIRST_DAY.isoformat())
 
 
 def ck_config(sandbox: SandboxProcess, first: dt.date, last: dt.date, **callkeeper: object

@@ -21,12 +21,8 @@ START, END = dt.date(2024, 1, 2), dt.date(2024, 1, 17)  # 3 windows of calls/dea
 
 
 @pytest.fixture(scope="module")
-def big_sandbox(request: pytest.FixtureRequest):
-    from support import SandboxProcess
-
-    process = SandboxProcess("--records", str(RECORDS), "--days", str(DAYS))
-    request.addfinalizer(process.stop)
-    return process
+def big_sandbox(start_module_sandbox):
+    return start_module_sandbox("--records", str(RECORDS), "--days", str(DAYS))
 
 
 def config_for(sandbox, first: dt.date = START, last: dt.date = END, **calltouch):
