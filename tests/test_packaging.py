@@ -77,3 +77,36 @@ def test_emulator_parts_finds_the_emulator_in_a_wheel(tmp_path):
     assert emulator_parts(wheel) == [
         "tap_calltrack/sandbox/server.py",
         "calltrack-sandbox = tap_calltrack.sandbox.server:main"]
+
+
+@pytest.mark.e2e
+def test_the_sandbox_wheel_runs_on_its_own_without_the_tap(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                    "-q", "-w", str(tmp_path / "dist"), str(ROOT / "sandbox")], check=True)
+    wheel = next((tmp_path / "dist").glob("calltrack_sandbox-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = next(archive.read(name).decode() for name in names
+                            if name.endswith(".dist-info/entry_points.txt"))
+    assert "calltrack_sandbox/comagic/app.py" in names
+    assert not [name for name in names if name.startswith("tap_calltrack")]
+    assert "calltrack-sandbox = calltrack_sandbox.server:main" in entry_points
+    env_dir = tmp_path / "fresh"
+    venv.create(env_dir, with_pip=False)
+    fresh_site = next(env_dir.glob("lib/python*/site-packages"))
+    # Dependencies borrowed as above: the editable tap_calltrack is not importable there.
+    (fresh_site / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"),
+                    "install", "--no-deps", "-q", str(wheel)], check=True)
+    python = str(env_dir / "bin" / "python")
+    no_tap = subprocess.run([python, "-c", "import tap_calltrack.tap"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert no_tap.returncode != 0 and "ModuleNotFoundError" in no_tap.stderr
+    where = subprocess.run(
+        [python, "-c", "import calltrack_sandbox.server as server; print(server.__file__)"],
+        cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert str(fresh_site) in where
+    config = json.loads(subprocess.run(
+        [str(env_dir / "bin" / "calltrack-sandbox"), "--port", "0", "--print-config"],
+        cwd=tmp_path, capture_output=True, text=True, check=True).stdout)
+    assert {"calltouch", "comagic", "callkeeper"} <= set(config)
