@@ -32,8 +32,7 @@ def module_name(path: Path, package: Path = PACKAGE) -> str:
 
 
 def modules() -> dict[str, Path]:
-    return {module_name(path): path for path in PACKAGE.rglob("*.py")
-            if "sandbox" not in path.parts}
+    return {module_name(path): path for path in PACKAGE.rglob("*.py")}
 
 
 def imported(name: str, path: Path, known: dict[str, Path]) -> set[str]:

@@ -198,6 +198,7 @@ def window(first: dt.date, last: dt.date, zone: str = "Europe/Moscow") -> Window
                   dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tz))
 
 
+@pytest.mark.e2e
 def test_the_route_goes_on_the_wire_byte_for_byte(tap, app, monkeypatch, expect):
     seen: list[str] = []
     handle = app.handle
@@ -216,6 +217,7 @@ def test_the_route_goes_on_the_wire_byte_for_byte(tap, app, monkeypatch, expect)
     assert len(page.records) == expect.count("role-1", day(0), day(6))
 
 
+@pytest.mark.e2e
 def test_records_get_the_account_label_and_utc_time_and_keep_every_value(tap):
     stream = tap.streams["callkeeper_calls"]
     ural = next(a for a in stream.accounts if a.label == "Окна-Урал")
@@ -227,6 +229,7 @@ def test_records_get_the_account_label_and_utc_time_and_keep_every_value(tap):
     assert stream.post_process(dict(normalised), ural.context) == normalised
 
 
+@pytest.mark.e2e
 def test_a_value_quoting_the_key_is_masked(tap):
     stream = tap.streams["callkeeper_calls"]
     user = stream.accounts[0]
@@ -236,6 +239,7 @@ def test_a_value_quoting_the_key_is_masked(tap):
     assert key not in json.dumps(row) and row["recordUrl"] == "https://ckct.ru/rec/***/1.mp3"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("url", ["", None, "-"])
 def test_a_call_without_a_recording_has_no_ref(tap, url):
     stream = tap.streams["callkeeper_calls"]
@@ -243,6 +247,7 @@ def test_a_call_without_a_recording_has_no_ref(tap, url):
                                  stream.accounts[0]) == []
 
 
+@pytest.mark.e2e
 def test_a_recording_ref_names_a_safe_path_and_the_call(tap):
     stream = tap.streams["callkeeper_calls"]
     record = {"universalId": "20000000000000042", "recordUrl": "https://rec.example/42.mp3",
@@ -254,6 +259,7 @@ def test_a_recording_ref_names_a_safe_path_and_the_call(tap):
                           "call_time_utc": "2024-03-01T07:00:00+00:00"}
 
 
+@pytest.mark.e2e
 def test_the_recording_of_an_emitted_call_downloads_from_its_record_url(tap, tmp_path):
     stream = tap.streams["callkeeper_calls"]
     user = stream.accounts[0]
@@ -268,6 +274,7 @@ def test_the_recording_of_an_emitted_call_downloads_from_its_record_url(tap, tmp
     tap.close()
 
 
+@pytest.mark.e2e
 def test_incorrect_page_for_page_0_is_said_aloud(tap, monkeypatch):
     """Documented pages start at 0: that answer to page 0 would mean missed data."""
     stream = tap.streams["callkeeper_calls"]
