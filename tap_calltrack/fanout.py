@@ -19,6 +19,7 @@ client in its own zone. Every participant has one partition per unit.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import pickle
 import tempfile
 import threading
@@ -207,14 +208,21 @@ class CallParticipant(WindowedStream):
 
     def replay(self, spool: RowSpool, account: Account) -> Iterator[dict[str, Any]]:
         context = self.context_for(account)
+        records = windows = 0
         for kind, entry in spool.replay():
             if kind == "window":
                 self.advance_bookmark(context, entry)
+                windows += 1
                 continue
+            records += len(entry)
             for row in entry:
                 for key, value in context.items():
                     row.setdefault(key, value)
                 yield row
+        self.logger.log(logging.INFO if records else logging.DEBUG,
+                        "%s [%s]: %d windows, %d records (from the calls fetched for %s)",
+                        self.name, account.label, windows, records,
+                        self.source_of(account.vendor).name)
 
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:
