@@ -345,8 +345,8 @@ class ReportStream(ComagicStream, WindowedStream):
               ) -> Iterator[tuple[Window, ReportPage, bool]]:
         """Pages in (window, client, site, page) order; a window is done after its last
         task. Concurrent through the vendor's pool (see prefetch.py); the next accounts'
-        first pages are sent ahead (lookahead.py)."""
-        self.send_ahead(account)
+        first pages are sent ahead (lookahead.py) once this account's first page is back,
+        so that they ask without the fields the API has refused."""
         tasks = self.tasks_for(self.extraction_scopes(account), windows)
 
         def submit(fetch: Callable[..., ReportPage], task: Task, token: Slice | None
@@ -362,7 +362,11 @@ class ReportStream(ComagicStream, WindowedStream):
             new_walk=lambda task: ReportWalk(),
             ahead=self.prefetch_depth,
         )
+        sent_ahead = False
         for task, page, done in prefetcher.run(tasks):
+            if not sent_ahead:
+                self.send_ahead(account)
+                sent_ahead = True
             yield task.window, page, done and task.closes_window
 
     # --- pages ---------------------------------------------------------------------------
