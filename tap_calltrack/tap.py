@@ -349,13 +349,10 @@ class _ToDebug(logging.Filter):
 
 
 def quiet_library_chatter(tap_logger: logging.Logger) -> None:
-    """pyrate-limiter's bucket line (once per vendor), the SDK's env-var line and its line
-    per deselected stream (the opt-in recordings streams, every run) say nothing a user
-    needs: DEBUG, not INFO."""
-    for logger, starts in ((logging.getLogger("pyrate_limiter.limiter"),
-                            "Initializing default bucket"),
-                           (tap_logger, ("Skipping parse of env var settings",
-                                         "Skipping deselected stream"))):
+    """The SDK's env-var line and its line per deselected stream (the opt-in recordings
+    streams, every run) say nothing a user needs: DEBUG, not INFO."""
+    for logger, starts in ((tap_logger, ("Skipping parse of env var settings",
+                                         "Skipping deselected stream")),):
         if not any(isinstance(f, _ToDebug) for f in logger.filters):
             logger.addFilter(_ToDebug(starts))
 
