@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_WORKBOOK = ROOT / "output" / "calltrack-demo.xlsx"  # where scripts/demo.py writes it
 REPORT_SHEETS = ("Summary", "Campaigns", "Funnel", "About")
 NOT_SET = "(не указано)"
+FUNNEL_TABLE = "Funnel: calls, leads, deals and revenue per month and campaign"
 ZONE_HEADER = re.compile(r"(?P<name>.+) \((?P<zone>UTC|[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+)\)")
 LOCAL_HEADER = re.compile(r"(?P<name>.+) \(account's local time\)")
 Records = dict[str, list[dict[str, Any]]]
@@ -268,6 +269,24 @@ def check_print_setup(book: openpyxl.Workbook) -> None:
         assert re.fullmatch(r"\$?1:\$?[36]", ws.print_title_rows or ""), (name, ws.print_title_rows)
 
 
+def check_tables_read_in_print(book: openpyxl.Workbook) -> None:
+    """Count headers over their right-aligned numbers, days and months under their header,
+    and the Funnel's Revenue column wide enough for its total."""
+    for name, title in (("Summary", "Calls per day, all accounts"), ("Funnel", FUNNEL_TABLE)):
+        ws = book[name]
+        start = next(row[0].row for row in ws.iter_rows(min_col=1, max_col=1)
+                     if row[0].value == title)
+        header = [cell for cell in ws[start + 1] if cell.value is not None]
+        first = ws[start + 2]
+        labels = 1 if name == "Summary" else 4
+        assert all(cell.alignment.horizontal == "right" for cell in header[labels:]), name
+        assert first[0].alignment.horizontal == "left", name
+    funnel = book["Funnel"]
+    total = next(row for row in funnel.iter_rows() if row[0].value == "Total")
+    revenue = f"{total[8].value:,.2f}"
+    assert funnel.column_dimensions["I"].width >= len(revenue) + 2
+
+
 def label(value: Any) -> str:
     return NOT_SET if value is None or (isinstance(value, str) and not value.strip()) else value
 
@@ -292,8 +311,7 @@ def check_campaign_labels(book: openpyxl.Workbook, records: Records) -> None:
 def check_funnel(book: openpyxl.Workbook, records: Records) -> None:
     """Funnel totals against sums over the stream records; every label filled in."""
     rows = [list(row) for row in book["Funnel"].values]
-    title = "Funnel: calls, leads, deals and revenue per month and campaign"
-    header, body, total = report_table(rows, title)
+    header, body, total = report_table(rows, FUNNEL_TABLE)
     assert header == ["Month", "Source", "Medium", "Campaign", "Calls", "Unique-target calls",
                       "Leads", "Deals", "Revenue"]
     assert all(None not in row[1:4] and "" not in row[1:4] for row in body)
@@ -317,6 +335,7 @@ def check_demo_workbook(book: openpyxl.Workbook, run: DemoRun) -> None:
     assert checked["account-local, zone from config"] > 100, checked
     check_chart_anchors(book)
     check_print_setup(book)
+    check_tables_read_in_print(book)
     check_campaign_labels(book, run.records)
     check_funnel(book, run.records)
 
@@ -336,6 +355,7 @@ def test_demo_time_columns_show_what_their_headers_say(demo_book, demo_pipe):
 def test_demo_report_sheets_are_ready_to_print(demo_book):
     check_chart_anchors(demo_book)
     check_print_setup(demo_book)
+    check_tables_read_in_print(demo_book)
 
 
 def test_demo_blank_campaigns_are_labelled(demo_book, demo_pipe):
