@@ -3,6 +3,7 @@ a server, and only such a test: a pytest session of its own runs small test file
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,11 @@ def test_marked_by_its_module():
 """
 
 
+def without_pytest_options() -> dict[str, str]:
+    """This session's PYTEST_ADDOPTS (say -x) would stop the inner one at its first failure."""
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+
+
 def outcomes(tmp_path: Path) -> dict[str, str]:
     shutil.copy(HERE / "e2e_guard.py", tmp_path / "e2e_guard.py")
     (tmp_path / "conftest.py").write_text(textwrap.dedent(CONFTEST))
@@ -108,7 +114,8 @@ def outcomes(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "test_marked_module.py").write_text(MARKED_MODULE)
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA",
                              "-q", str(tmp_path)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env=without_pytest_options())
     found = {}
     for line in result.stdout.splitlines():
         word, _, rest = line.partition(" ")
