@@ -276,3 +276,41 @@ def test_the_pacer_spaces_requests_by_when_they_really_left():
     first = time.monotonic()
     pacer.wait()
     assert time.monotonic() - first >= pacer.interval * 0.98
+
+
+def test_a_window_is_planned_when_its_first_page_arrives_not_when_it_is_read():
+    """No idle request slots at a window boundary: while window 1 is still awaited, window
+    2's first page comes back and its other pages are queued and sent at once."""
+    release = threading.Event()
+    submitted: list[tuple[int, int]] = []
+
+    class Walk:
+        def first(self):
+            return 0
+
+        def remaining(self, first_page):
+            return range(1, 4)
+
+        def following(self, token, page):
+            return None
+
+    def fetch(window, token):
+        if window == 1:
+            release.wait(10)
+        return (window, token)
+
+    with ThreadPoolExecutor(4) as pool:
+        def submit(fn, window, token):
+            submitted.append((window, token))
+            return pool.submit(fn, window, token)
+
+        pages = OrderedPrefetcher(fetch, submit, lambda window: Walk(), ahead=4).run([1, 2])
+        consumer = pool.submit(lambda: [page for _, page, _ in pages])
+        deadline = time.monotonic() + 10
+        while (2, 1) not in submitted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        planned_early = (2, 1) in submitted
+        release.set()
+        order = consumer.result(10)
+    assert planned_early  # sent while window 1's first page was still awaited
+    assert order == [(1, 0), (1, 1), (1, 2), (1, 3), (2, 0), (2, 1), (2, 2), (2, 3)]
