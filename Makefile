@@ -31,7 +31,9 @@ $(VENV)/.installed: pyproject.toml
 $(MELTANO):
 	$(PYTHON) -m venv $(MELTANO_VENV)
 	$(MELTANO_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano==$(MELTANO_VERSION)"
+	# the postgres extra brings psycopg 3, the driver of a shared PostgreSQL system database
+	# (MELTANO_DATABASE_URI=postgresql+psycopg://...; README, One job per client or shard)
+	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano[postgres]==$(MELTANO_VERSION)"
 
 # Meltano's own plugin venvs (.meltano/): the tap and the Excel target from this folder,
 # target-jsonl and target-postgres from PyPI.
