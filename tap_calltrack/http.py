@@ -217,8 +217,6 @@ class VendorHttp:
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent
         self._limiter = Limiter(limiter_rate(limits.max_requests_per_second), buffer_ms=0)
-        self._interval = limiter_rate(limits.max_requests_per_second).interval / 1000
-        self._last_slot = float("-inf")  # monotonic time the last slot was really taken
         self._pool: ThreadPoolExecutor | None = None
         self._hold_until = 0.0
         self._pace_gate = threading.Lock()
@@ -246,13 +244,7 @@ class VendorHttp:
         # wake together, one wins and the others' slots are lost (measured: 4.67 instead of
         # 4.78 requests/s against 5, with half-second stalls).
         with self._pace_gate:
-            # The slot is taken without blocking, so the limiter records when it really was:
-            # its blocking wait records the time the waiter *planned* to wake, and a thread
-            # waking late on a busy machine then let the next request out too soon after it
-            # (slots 118-170 ms apart against an interval of 208 ms: the vendor's 429s).
-            while not self._limiter.try_acquire(self.vendor, blocking=False):
-                time.sleep(max(0.001, self._last_slot + self._interval - time.monotonic()))
-            self._last_slot = time.monotonic()
+            self._limiter.try_acquire(self.vendor)
 
     def check_wait(self, seconds: float, reason: str) -> None:
         cap = self.limits.max_wait_seconds
