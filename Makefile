@@ -22,10 +22,14 @@ test: install $(MELTANO_VENV)/.plugins lint postgres
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The emulator is a distribution of its own (sandbox/); the tests and the demo need it. It is
+# installed second: reinstalling an older tap-calltrack that still owned the
+# calltrack-sandbox script would otherwise delete the script just written.
+$(VENV)/.installed: pyproject.toml sandbox/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test,orchestrator]"
+	$(BIN)/python -m pip install --quiet -e ./sandbox
 	touch $@
 
 $(MELTANO):

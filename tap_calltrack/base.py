@@ -16,7 +16,7 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
-from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.exceptions import SyncLifecycleSignal
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
@@ -33,7 +33,17 @@ from tap_calltrack.http import (
 from tap_calltrack.lookahead import Lookahead, page_key
 from tap_calltrack.messages import nothing_deselected, record_messages
 from tap_calltrack.prefetch import OrderedPrefetcher
-from tap_calltrack.settings import Account, ConfigError, lookback_days, parse_instant
+from tap_calltrack.run_status import RunStatus
+from tap_calltrack.runtime import VendorRuntime
+from tap_calltrack.sdk_compat import SdkStream
+from tap_calltrack.settings import (
+    Account,
+    ConfigError,
+    ContextKey,
+    context_key,
+    lookback_days,
+    parse_instant,
+)
 from tap_calltrack.windows import (
     Window,
     as_local,
@@ -44,8 +54,6 @@ from tap_calltrack.windows import (
 
 if TYPE_CHECKING:
     from singer_sdk import singerlib as singer
-
-    from tap_calltrack.tap import TapCalltrack
 
 PROGRESS_EVERY_S = 5.0
 #: Pages one window may take (Calltouch, CallKeeper: 1,000 rows a page). A vendor whose
@@ -82,7 +90,7 @@ class PaginatorWalk:
 
     stop_on_empty = True
 
-    def __init__(self, paginator: BaseAPIPaginator,
+    def __init__(self, paginator: BaseAPIPaginator[Any],
                  remaining: Callable[[Page], range | None] = lambda page: None,
                  max_pages: int = MAX_PAGES_PER_WINDOW) -> None:
         self.paginator = paginator
@@ -129,7 +137,7 @@ class Progress:
     """INFO lines at most every few seconds: window i of N, records, request rate."""
 
     def __init__(self, logger: logging.Logger, stream: str, account: Account, http: VendorHttp):
-        self._logger = logger
+        self._log = logger
         self._what = f"{stream} [{account.label}]"
         self._http = http
         self._started = time.monotonic()
@@ -151,47 +159,53 @@ class Progress:
         self._last_report = now
         elapsed = max(now - self._started, 1e-9)
         rate = (self._http.counts["requests"] - self._requests_at_start) / elapsed
-        self._logger.info("%s: window %d of %d, %d records, %.2f requests/s", self._what,
+        self._log.info("%s: window %d of %d, %d records, %.2f requests/s", self._what,
                           self.window_index, self.windows, self.records, rate)
 
 
-class CalltrackStream(RESTStream[Any]):
-    """Base of all streams: one SDK partition per configured account of the vendor."""
+class CalltrackStream(SdkStream):
+    """Base of all streams: one SDK partition per configured account of the vendor.
+
+    A plain SDK ``Stream``, not a ``RESTStream``: the SDK's request loop sends one request
+    at a time, while these streams fetch pages ahead through the vendor's HTTP layer
+    (prefetch.py, lookahead.py); requests are built by each vendor's ``client.py``.
+    """
 
     vendor: ClassVar[str]
     #: Streams sharing an endpoint family skip together when an account lacks it.
     skip_group: ClassVar[str | None] = None
-    #: The tap normalises types itself (see each vendor's post_process): the SDK's
+    #: The tap normalises types itself (see normalise_row): the SDK's
     #: recursive conformance is most of its per-record cost, and it would turn the string
     #: "false" into True in boolean fields.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, tap: Any, runtime: VendorRuntime, **kwargs: Any) -> None:
+        self.runtime = runtime  # before the SDK's init, which may read partitions
+        super().__init__(tap, **kwargs)
         self._reported_fields: set[str] = set()
 
     @property
-    def tap(self) -> TapCalltrack:
-        return self._tap  # type: ignore[return-value]
-
-    @property
     def url_base(self) -> str:
-        return self.tap.vendor_setting(self.vendor, "api_url")
+        return str(self.runtime.setting("api_url"))
 
     @property
     def http(self) -> VendorHttp:
-        return self.tap.vendor_http(self.vendor)
+        return self.runtime.http
+
+    @property
+    def run_status(self) -> RunStatus:
+        return self.runtime.run.status
 
     @property
     def accounts(self) -> list[Account]:
-        return self.tap.accounts(self.vendor)
+        return self.runtime.accounts
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
         return [account.context for account in self.accounts]
 
     @cached_property
-    def _accounts_by_context(self) -> dict[tuple, Account]:
+    def _accounts_by_context(self) -> dict[ContextKey, Account]:
         return {context_key(account.context): account for account in self.accounts}
 
     def account_for(self, context: Mapping[str, Any] | None) -> Account:
@@ -213,17 +227,33 @@ class CalltrackStream(RESTStream[Any]):
             self.logger.warning("%s: fields not in the schema (passed through as sent): %s",
                                 self.name, ", ".join(new))
 
-    def _generate_record_messages(
-        self, record: dict[str, Any],
-    ) -> Generator[singer.RecordMessage, None, None]:
+    def fast_record_messages(self, record: dict[str, Any], version: int | None
+                             ) -> Generator[singer.RecordMessage, None, None] | None:
         """Skip the SDK's per-record walk for deselected properties when there are none."""
         mask = self.mask
         if getattr(self, "_checked_mask", None) is not mask:
             self._checked_mask = mask
             self._fast_records = nothing_deselected(mask)
-        if self._fast_records:
-            return record_messages(self, record)
-        return super()._generate_record_messages(record)
+        return record_messages(self, record, version) if self._fast_records else None
+
+    def normalise_row(self, row: dict[str, Any], account: Account) -> None:
+        """The one normalisation hook: the vendor's type fixes and the tap's own fields
+        (account keys, UTC bookmark fields) on one decoded row, in place.
+
+        Each vendor's client calls it (through :meth:`normalised`) as it decodes a page,
+        on the worker that fetched it: rows leave the client normalised, and
+        ``post_process`` only reports fields the schema lacks."""
+
+    def normalised(self, rows: list[dict[str, Any]], account: Account
+                   ) -> list[dict[str, Any]]:
+        for row in rows:
+            self.normalise_row(row, account)
+        return rows
+
+    def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
+                     ) -> dict[str, Any] | None:
+        self.report_unknown_fields(row)
+        return row
 
     @property
     def prefetch_depth(self) -> int:
@@ -251,7 +281,7 @@ class CalltrackStream(RESTStream[Any]):
         if not self.accounts:  # none selected (only_accounts, shard): the SDK asks with {}
             return
         account = self.account_for(context)
-        run = self.tap.run_status
+        run = self.run_status
         group = self.skip_group or self.name
         if not run.may_extract(account, group) or \
                 not run.may_extract(account, self.failure_unit(account)):
@@ -283,20 +313,12 @@ class CalltrackStream(RESTStream[Any]):
             window = getattr(window, "window", window)  # a task of a window (Comagic)
             where = f"{account.vendor} {unit} [{account.label}]"
             cause = f"{where} window {window}: {cause}" if window else f"{where}: {cause}"
-        self.tap.run_status.fail_stream(account, unit, cause)
+        self.run_status.fail_stream(account, unit, cause)
 
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:
         """Every record of one account (the vendor's protocol goes here)."""
         raise NotImplementedError
-
-    # The SDK's own request loop is not used (pages come from the prefetcher), but it
-    # insists on a paginator factory and a parser.
-    def get_new_paginator(self) -> BaseAPIPaginator | None:
-        return None
-
-    def parse_response(self, response: requests.Response) -> Iterable[dict]:
-        raise NotImplementedError("pages are decoded by the vendor client")
 
 
 class WindowedStream(CalltrackStream):
@@ -310,9 +332,10 @@ class WindowedStream(CalltrackStream):
     #: Setting (in the vendor's section) holding the window size in days, and its default.
     window_setting: ClassVar[str]
     window_default_days: ClassVar[int] = 7
+    bookmarks_per_record = False  # see advance_bookmark
 
     def window_days(self, account: Account) -> int:
-        value = self.tap.vendor_setting(self.vendor, self.window_setting)
+        value = self.runtime.setting(self.window_setting)
         return int(value or self.window_default_days)
 
     def extraction_range(self, account: Account, context: Mapping[str, Any] | None
@@ -324,7 +347,7 @@ class WindowedStream(CalltrackStream):
                          date_means_end=False)
         end_setting = config.get("end_date")
         end = (as_local(parse_instant(end_setting, "end_date"), tz, date_means_end=True)
-               if end_setting else self.tap.run_started_at.astimezone(tz))
+               if end_setting else self.runtime.run.started_at.astimezone(tz))
         bookmark = self.get_context_state(context).get("replication_key_value")
         start = extraction_start(start, bookmark, lookback_days(config))
         return start, end
@@ -344,10 +367,7 @@ class WindowedStream(CalltrackStream):
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = value
         self.state_manager.is_flushed = False
-        self._write_state_message()
-
-    def _increment_stream_state(self, latest_record: dict, *, context: Any = None) -> None:
-        """Bookmarks move per window in :meth:`advance_bookmark`, never per record."""
+        self.write_state()
 
     # --- fetching ----------------------------------------------------------------------
 
@@ -399,7 +419,7 @@ class WindowedStream(CalltrackStream):
             return
         position = keys.index(context_key(account.context))
         self.lookahead.drop_before(position)
-        run = self.tap.run_status
+        run = self.run_status
         for offset, following in enumerate(order[position + 1:], start=position + 1):
             if self.lookahead.full:
                 return
@@ -427,5 +447,3 @@ class WindowedStream(CalltrackStream):
         progress.report()
 
 
-def context_key(context: Mapping[str, Any]) -> tuple:
-    return tuple(sorted(context.items()))

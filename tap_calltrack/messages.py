@@ -8,6 +8,7 @@ properties is about a quarter of the run even when nothing is deselected.
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import sys
 from collections import Counter
 from collections.abc import Generator
@@ -15,7 +16,6 @@ from typing import Any
 
 from singer_sdk import singerlib as singer
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.helpers._util import utc_now
 
 from tap_calltrack import redaction, shutdown
 
@@ -37,7 +37,7 @@ class CalltrackWriter(MsgSpecWriter):
         """Count RECORDs per stream and account, the account told by ``fields`` of the
         record (e.g. ``site_id``): :attr:`records_by_account` then says who got none."""
         self._account_fields = fields_by_stream
-        self.records_by_account: Counter[tuple[str, tuple]] = Counter()
+        self.records_by_account: Counter[tuple[str, tuple[Any, ...]]] = Counter()
 
     def write_message(self, message: Any) -> None:
         fields_by_stream = self.__dict__.get("_account_fields")
@@ -71,7 +71,7 @@ def nothing_deselected(mask: singer.SelectionMask) -> bool:
 
 
 def record_messages(
-    stream: Any, record: dict[str, Any],
+    stream: Any, record: dict[str, Any], version: int | None,
 ) -> Generator[singer.RecordMessage, None, None]:
     """The SDK's RECORD messages of ``record`` when no property is deselected and type
     conformance is off (both walks would leave the record unchanged)."""
@@ -79,5 +79,5 @@ def record_messages(
         mapped = stream_map.transform(record)
         if mapped is not None:
             yield singer.RecordMessage(stream=stream_map.stream_alias, record=mapped,
-                                       version=stream._stream_version,
-                                       time_extracted=utc_now())
+                                       version=version,
+                                       time_extracted=dt.datetime.now(dt.timezone.utc))

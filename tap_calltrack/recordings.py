@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -61,6 +61,14 @@ class RecordingRef:
     url: str
     record: dict[str, Any]  # the recordings stream's identifying fields (ids, date_utc)
     params: dict[str, Any] = field(default_factory=dict)  # may hold a token: never logged
+
+
+@runtime_checkable
+class RecordingSource(Protocol):
+    """A calls stream that can tell the recordings of one of its (normalised) records."""
+
+    def recording_refs(self, record: dict[str, Any], account: Account) -> list[RecordingRef]:
+        ...
 
 
 class RecordingMissing(FatalError):
@@ -378,12 +386,6 @@ def _failed(what: str, reason: str) -> Outcome:
     return Outcome(None, failed=True)
 
 
-def download(http: VendorHttp, ref: RecordingRef, root: Path, what: str,
-             max_bytes: int = DEFAULT_MAX_RECORDING_MB * 2**20) -> dict[str, Any] | None:
-    """The record of one saved recording, or None (none, or it failed with a warning)."""
-    return save(http, ref, root, what, max_bytes).row
-
-
 class RecordingsStream(CallParticipant):
     """``<vendor>_recordings``: recordings of the calls of the run, one record per file.
 
@@ -420,7 +422,8 @@ class RecordingsStream(CallParticipant):
 
     def rows_from_calls(self, calls: list[dict[str, Any]], account: Account
                         ) -> list[dict[str, Any]]:
-        source = self.tap.call_source(self.vendor)
+        source = self.source_of(self.vendor)
+        assert isinstance(source, RecordingSource), f"{source.name} lists no recordings"
         root = self.recordings_dir
         assert root is not None
         refs = {ref.relative_path: ref for call in calls

@@ -163,7 +163,7 @@ def install(secrets: Iterable[str]) -> None:
     original = sys.stderr
     if not isinstance(original, RedactingStream):
         # typeshed's sys.stderr is typing.TextIO, which no io.TextIOBase subclass is
-        sys.stderr = RedactingStream(original, REDACTOR)  # type: ignore[assignment]
+        sys.stderr = RedactingStream(original, REDACTOR)
     for handler in _all_handlers():
         stream = getattr(handler, "stream", None)
         if isinstance(handler, logging.StreamHandler) and stream is original:

@@ -16,7 +16,7 @@ from tap_calltrack.settings import Account
 
 class RunStatus:
     def __init__(self, logger: logging.Logger) -> None:
-        self._logger = logger
+        self._log = logger
         self.failed_accounts: dict[tuple[str, str], str] = {}
         self.failed_streams: dict[tuple[str, str, str], str] = {}
         self.skipped_streams: set[tuple[str, str, str]] = set()
@@ -33,7 +33,7 @@ class RunStatus:
 
     def fail_account(self, account: Account, error: Exception) -> None:
         self.failed_accounts[(account.vendor, account.label)] = str(error)
-        self._logger.error("%s stopped: %s", account, error)
+        self._log.error("%s stopped: %s", account, error)
 
     def fail_stream(self, account: Account, stream: str, cause: str) -> None:
         """One line for a stream that failed for one account (``cause`` names the vendor,
@@ -42,17 +42,17 @@ class RunStatus:
         if key in self.failed_streams:
             return
         self.failed_streams[key] = cause
-        self._logger.error("%s; %s stopped for %s, the other streams and accounts go on "
+        self._log.error("%s; %s stopped for %s, the other streams and accounts go on "
                            "(its bookmark stays at its last complete window)",
                            cause, stream, account)
 
     def skip_stream(self, account: Account, stream: str, error: Exception) -> None:
         self.skipped_streams.add((account.vendor, account.label, stream))
-        self._logger.warning("%s: skipping %s: %s", account, stream, error)
+        self._log.warning("%s: skipping %s: %s", account, stream, error)
 
     def exhaust_vendor(self, vendor: str, error: Exception) -> None:
         self.exhausted_vendors[vendor] = str(error)
-        self._logger.error("%s: quota spent, stopping this vendor for the run "
+        self._log.error("%s: quota spent, stopping this vendor for the run "
                            "(the state lets the next run resume): %s", vendor, error)
 
     def summary(self) -> str | None:
@@ -77,5 +77,5 @@ class RunStatus:
         """Log the summary; 0 when everything was extracted, 1 otherwise."""
         summary = self.summary()
         if summary:
-            self._logger.error("%s", summary)
+            self._log.error("%s", summary)
         return 1 if summary else 0

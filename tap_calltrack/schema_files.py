@@ -28,4 +28,6 @@ def folder(vendor: str) -> Traversable:
 
 
 def load(vendor: str, name: str) -> dict[str, Any]:
-    return json.loads((folder(vendor) / f"{name}.json").read_text(encoding="utf-8"))
+    text = (folder(vendor) / f"{name}.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -58,6 +58,14 @@ class Account:
         return f"{self.vendor} account '{self.label}'"
 
 
+#: A partition context as a dict key: its items, sorted.
+ContextKey = tuple[tuple[str, Any], ...]
+
+
+def context_key(context: Mapping[str, Any]) -> ContextKey:
+    return tuple(sorted(context.items()))
+
+
 @dataclass(frozen=True)
 class VendorLimits:
     """Request budget of one vendor, shared by all its accounts and streams."""
@@ -76,7 +84,8 @@ def fingerprint(secret: str) -> str:
 
 # --- JSON Schema pieces ----------------------------------------------------------------
 
-def vendor_limits_properties(vendor: str, default_rps: float, default_concurrency: int) -> list:
+def vendor_limits_properties(vendor: str, default_rps: float, default_concurrency: int
+                             ) -> list[th.Property[Any]]:
     """Throttle settings every vendor section has."""
     return [
         th.Property(
@@ -96,7 +105,7 @@ def vendor_limits_properties(vendor: str, default_rps: float, default_concurrenc
     ]
 
 
-def window_days_property(name: str, default: int, what: str) -> th.Property:
+def window_days_property(name: str, default: int, what: str) -> th.Property[Any]:
     return th.Property(
         name,
         th.IntegerType,
@@ -237,7 +246,7 @@ def check_url(value: Any, setting: str) -> str:
     parsed = urlparse(value) if isinstance(value, str) else None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(setting, "must be an http(s) URL")
-    return value
+    return str(value)
 
 
 def section_of(config: Mapping[str, Any], vendor: str) -> Mapping[str, Any]:
@@ -247,7 +256,8 @@ def section_of(config: Mapping[str, Any], vendor: str) -> Mapping[str, Any]:
     return section
 
 
-def list_of_objects(section: Mapping[str, Any], key: str, setting: str) -> list[Mapping]:
+def list_of_objects(section: Mapping[str, Any], key: str, setting: str
+                    ) -> list[Mapping[str, Any]]:
     items = section.get(key) or []
     if not isinstance(items, list):
         raise ConfigError(f"{setting}.{key}", "must be a list")
@@ -347,8 +357,7 @@ class Vendor:
     """What a vendor module contributes to the tap."""
 
     name: str
-    title: str
-    settings: th.Property  # the vendor's config section, e.g. ``calltouch``
+    settings: th.Property[Any]  # the vendor's config section, e.g. ``calltouch``
     default_limits: tuple[float, int]  # requests per second, concurrent requests
-    parse_accounts: Any  # Callable[[Mapping[str, Any]], list[Account]], raises ConfigError
-    stream_classes: Any  # Callable[[], list[type[Stream]]]
+    parse_accounts: Callable[[Mapping[str, Any]], list[Account]]  # raises ConfigError
+    stream_classes: tuple[type, ...]  # its singer_sdk Stream classes, in sync order

@@ -10,21 +10,22 @@ from functools import cached_property
 from typing import Any
 
 import click
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import singerlib as singer
 from singer_sdk import typing as th
-from singer_sdk.helpers._util import utc_now
 
 from tap_calltrack import inputs, redaction, shards, shutdown
 from tap_calltrack.base import WindowedStream
-from tap_calltrack.callkeeper import VENDOR as CALLKEEPER
-from tap_calltrack.calltouch import VENDOR as CALLTOUCH
-from tap_calltrack.comagic import VENDOR as COMAGIC
-from tap_calltrack.fanout import CallParticipant, CallSource
-from tap_calltrack.http import FatalError, VendorHttp
+from tap_calltrack.callkeeper.vendor import VENDOR as CALLKEEPER
+from tap_calltrack.calltouch.vendor import VENDOR as CALLTOUCH
+from tap_calltrack.comagic.vendor import VENDOR as COMAGIC
+from tap_calltrack.fanout import CallParticipant
+from tap_calltrack.http import FatalError
 from tap_calltrack.messages import CalltrackWriter
 from tap_calltrack.recordings import RecordingsStream
 from tap_calltrack.run_status import RunStatus
+from tap_calltrack.runtime import RunContext, VendorRuntime
+from tap_calltrack.sdk_compat import SdkTap
 from tap_calltrack.settings import (
     COMMON_PROPERTIES,
     Account,
@@ -43,7 +44,7 @@ from tap_calltrack.windows import as_local
 VENDORS: list[Vendor] = [CALLTOUCH, COMAGIC, CALLKEEPER]
 
 
-class TapCalltrack(Tap):
+class TapCalltrack(SdkTap):
     """Calls, leads, deals, statistics and recordings of Calltouch, Comagic and CallKeeper."""
 
     name = "tap-calltrack"
@@ -58,10 +59,8 @@ class TapCalltrack(Tap):
 
     def __init__(self, **kwargs: Any) -> None:
         quiet_library_chatter(self.logger)
-        self.run_started_at = utc_now().replace(microsecond=0)
+        self.run_started_at = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         self.run_status = RunStatus(self.logger)
-        self._http: dict[str, VendorHttp] = {}
-        self._claimed_calls: set[tuple[str, tuple]] = set()
         super().__init__(**kwargs)
         redaction.install(secret_values(self.config))
 
@@ -70,15 +69,16 @@ class TapCalltrack(Tap):
     #: Set by --discover: the range settings are checked only when given.
     discovering = False
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def validate_settings(self, *, raise_errors: bool) -> list[str]:
         """Our own checks: they name the bad setting and never echo its value."""
-        redaction.install(secret_values(self._config))
+        config = self.config
+        redaction.install(secret_values(config))
         try:
-            check_common(self._config, need_start=not self.discovering)
+            check_common(config, need_start=not self.discovering)
             for vendor in VENDORS:
-                accounts = vendor.parse_accounts(self._config)
-                check_range(self._config, [account.timezone for account in accounts])
-                vendor_limits(self._config, vendor.name, vendor.default_limits)
+                accounts = vendor.parse_accounts(config)
+                check_range(config, [account.timezone for account in accounts])
+                vendor_limits(config, vendor.name, vendor.default_limits)
             self._check_selection()
         except ConfigError as exc:
             if raise_errors:
@@ -102,28 +102,35 @@ class TapCalltrack(Tap):
         return self._selected_accounts[vendor]
 
     def _check_selection(self) -> None:
-        names = shards.parse_selection(self._config).names or frozenset()
+        names = shards.parse_selection(self.config).names or frozenset()
         known = set().union(*(shards.account_names(account)
                               for accounts in self._accounts.values() for account in accounts))
         if names - known:
             raise ConfigError("only_accounts", f"names {len(names - known)} account(s) that "
                               "are not configured")
 
-    def vendor_setting(self, vendor: str, key: str) -> Any:
-        """A setting of a vendor's section, with the schema default when unset."""
+    def vendor_settings(self, vendor: str) -> dict[str, Any]:
+        """A vendor's section, every unset key at its schema default."""
+        schema = self.config_jsonschema["properties"][vendor]["properties"]
         section = section_of(self.config, vendor)
-        if key in section and section[key] is not None:
-            return section[key]
-        schema = self.config_jsonschema["properties"][vendor]["properties"].get(key, {})
-        return schema.get("default")
+        settings = {key: spec.get("default") for key, spec in schema.items()}
+        settings.update({key: value for key, value in section.items() if value is not None})
+        return settings
 
-    def vendor_http(self, vendor: str) -> VendorHttp:
-        if vendor not in self._http:
-            spec = next(v for v in VENDORS if v.name == vendor)
-            limits = vendor_limits(self.config, vendor, spec.default_limits)
-            self._http[vendor] = VendorHttp(vendor, limits, user_agent=f"{self.name}/"
-                                            f"{self.plugin_version}")
-        return self._http[vendor]
+    @cached_property
+    def runtimes(self) -> dict[str, VendorRuntime]:
+        """What each vendor's streams get from this run (and the unified stream's share)."""
+        run = RunContext(config=self.config, status=self.run_status,
+                         started_at=self.run_started_at,
+                         user_agent=f"{self.name}/{self.plugin_version}")
+        runtimes = {
+            vendor.name: VendorRuntime(
+                vendor.name, run, self.accounts(vendor.name), self.vendor_settings(vendor.name),
+                vendor_limits(self.config, vendor.name, vendor.default_limits))
+            for vendor in VENDORS
+        }
+        runtimes["unified"] = VendorRuntime("unified", run, [], {}, None)
+        return runtimes
 
     # --- streams -----------------------------------------------------------------------
 
@@ -133,50 +140,23 @@ class TapCalltrack(Tap):
         return configured or VENDORS
 
     def discover_streams(self) -> list[Stream]:
+        vendors = self.configured_vendors()
         streams: list[Stream] = [
-            stream_class(tap=self)
-            for vendor in self.configured_vendors()
-            for stream_class in vendor.stream_classes()
+            stream_class(self, self.runtimes[vendor.name])
+            for vendor in vendors
+            for stream_class in vendor.stream_classes
         ]
         for stream in streams:
             if isinstance(stream, RecordingsStream):
                 stream.selected_by_default = False  # downloads are opt-in (README, Streams)
-        if any(stream.name.endswith("_calls") for stream in streams):
-            streams.append(UnifiedCallsStream(tap=self))
+        streams.append(UnifiedCallsStream(self, self.runtimes["unified"],
+                                          [self.runtimes[vendor.name] for vendor in vendors]))
         return streams
 
-    # --- calls shared by several streams (see fanout.py) -------------------------------
-
-    def call_vendors(self) -> list[str]:
-        return [vendor.name for vendor in self.configured_vendors()
-                if f"{vendor.name}_calls" in self.streams]
-
-    def call_source(self, vendor: str) -> CallSource:
-        source = self.streams[f"{vendor}_calls"]
-        assert isinstance(source, CallSource)
-        return source
-
-    def call_participants(self, vendor: str) -> list[CallParticipant]:
-        return [stream for stream in self.streams.values()
-                if isinstance(stream, CallParticipant) and stream.feeds_on(vendor)]
-
-    def claim_calls(self, account: Account) -> bool:
-        """True the first time an account's calls are asked for in this run."""
-        key = (account.vendor, tuple(sorted(account.context.items())))
-        if key in self._claimed_calls:
-            return False
-        self._claimed_calls.add(key)
-        return True
-
-    # Tap.load_streams is @final and sorts by name; no public hook keeps discovery order
-    # (``streams`` caches what it returns), and no stream here has a parent to link.
-    def load_streams(self) -> list[Stream]:  # type: ignore[misc]
-        """Keep discovery order (vendor by vendor), not the SDK's alphabetical order."""
-        return list(self.discover_streams())
-
     def close(self) -> None:
-        for http in self._http.values():
-            http.close()
+        if "runtimes" in self.__dict__:
+            for runtime in self.runtimes.values():
+                runtime.close()
 
     def check_selection(self) -> None:
         """A recordings stream needs a folder to download into."""
@@ -263,7 +243,7 @@ class TapCalltrack(Tap):
 
     # --- signals (see shutdown.py) -----------------------------------------------------
 
-    def _setup_signal_handlers(self) -> None:
+    def install_signal_handlers(self) -> None:
         shutdown.install()
 
     def write_final_state(self) -> None:
@@ -369,13 +349,10 @@ class _ToDebug(logging.Filter):
 
 
 def quiet_library_chatter(tap_logger: logging.Logger) -> None:
-    """pyrate-limiter's bucket line (once per vendor), the SDK's env-var line and its line
-    per deselected stream (the opt-in recordings streams, every run) say nothing a user
-    needs: DEBUG, not INFO."""
-    for logger, starts in ((logging.getLogger("pyrate_limiter.limiter"),
-                            "Initializing default bucket"),
-                           (tap_logger, ("Skipping parse of env var settings",
-                                         "Skipping deselected stream"))):
+    """The SDK's env-var line and its line per deselected stream (the opt-in recordings
+    streams, every run) say nothing a user needs: DEBUG, not INFO."""
+    for logger, starts in ((tap_logger, ("Skipping parse of env var settings",
+                                         "Skipping deselected stream")),):
         if not any(isinstance(f, _ToDebug) for f in logger.filters):
             logger.addFilter(_ToDebug(starts))
 
@@ -391,7 +368,8 @@ def completed_state(state: Mapping[str, Any]) -> dict[str, Any]:
             return [clean(item) for item in node]
         return node
 
-    return clean(state)
+    cleaned: dict[str, Any] = clean(state)
+    return cleaned
 
 
 def _one_line_errors(main: Callable[..., Any], name: str) -> Callable[..., Any]:

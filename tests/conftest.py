@@ -6,6 +6,12 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from e2e_guard import (  # noqa: F401 - hooks: an unmarked test may start no process or server
+    pytest_fixture_setup,
+    pytest_make_collect_report,
+    pytest_runtest_call,
+    pytest_runtest_setup,
+)
 from postgres import PostgresServer, server_bin
 from support import SandboxProcess
 
@@ -26,11 +32,24 @@ def start_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
+def start_module_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
+    """Start sandboxes shared by a test module (module fixtures); stopped after the module."""
+    started: list[SandboxProcess] = []
+
+    def start(*args: str) -> SandboxProcess:
+        sandbox = SandboxProcess(*args)
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox(start_module_sandbox: Callable[..., SandboxProcess]) -> SandboxProcess:
     """A default sandbox shared by a test module (2 accounts per vendor, 300 calls each)."""
-    process = SandboxProcess()
-    yield process
-    process.stop()
+    return start_module_sandbox()
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,9 @@ from typing import Any
 import requests
 from fake_server import FakeVendor, Reply, Request
 
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxResponse, SandboxServer
-from tap_calltrack.sandbox.world import record_bytes
+from calltrack_sandbox.protocol import SandboxOptions, SandboxResponse
+from calltrack_sandbox.server import SandboxServer
+from calltrack_sandbox.world import record_bytes
 
 Tamper = Callable[[str, Any], Any]
 MEDIA_MARKERS = ("/download", "/media/system/media/", "/records/")

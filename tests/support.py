@@ -21,7 +21,8 @@ FAST = 200.0  # requests/second for tests against a sandbox without a ceiling
 def console_script(name: str) -> str:
     path = BIN / name
     if not path.exists():
-        raise RuntimeError(f"{name} is not installed in {BIN}; run `pip install -e .`")
+        raise RuntimeError(f"{name} is not installed in {BIN}; run `make install` "
+                           "(pip install -e . -e ./sandbox)")
     return str(path)
 
 

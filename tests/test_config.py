@@ -22,6 +22,7 @@ def about() -> dict:
     return json.loads(out)
 
 
+@pytest.mark.e2e
 def test_about_lists_every_contract_setting_with_a_description():
     settings = about()["settings"]["properties"]
     for key in ("start_date", "end_date", "lookback_days", "recordings_dir"):
@@ -70,6 +71,7 @@ def test_bad_config_names_the_setting(change, setting):
     assert SECRET not in str(caught.value)
 
 
+@pytest.mark.e2e
 def test_cli_stops_with_one_line_and_no_traceback(tmp_path):
     config = {**GOOD, "calltouch": {"sites": [{"site_id": 1, "api_token": SECRET,
                                                "timezone": "Nowhere/Land"}]}}

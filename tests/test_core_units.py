@@ -17,9 +17,11 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tap_calltrack.call_mapping import clean, phone
 from tap_calltrack.http import (
     AuthError,
     ExtractionError,
+    Pacer,
     RetryableError,
     VendorHttp,
     decode_json,
@@ -28,7 +30,6 @@ from tap_calltrack.http import (
 from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.redaction import RedactingStream, Redactor
 from tap_calltrack.settings import VendorLimits
-from tap_calltrack.unified import clean, phone
 from tap_calltrack.windows import (
     Window,
     canonical_utc,
@@ -251,3 +252,27 @@ def test_phones_become_e164_digits(raw, expected):
 def test_placeholders_become_null(placeholder):
     assert clean(placeholder) is None
     assert clean("(direct)") == "(direct)"
+
+
+def test_the_pacer_spaces_requests_by_when_they_really_left():
+    """Each request goes at least an interval after the previous one actually went, from
+    any thread; one that was held up delays the next instead of letting it crowd in."""
+    pacer = Pacer(requests_per_second=20)  # 52 ms with the margin
+    left: list[float] = []
+    lock = threading.Lock()
+
+    def request(delay_after: float) -> None:
+        pacer.wait()
+        with lock:
+            left.append(time.monotonic())
+        time.sleep(delay_after)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(request, [0.0] * 12))
+    gaps = [b - a for a, b in itertools.pairwise(sorted(left))]
+    assert min(gaps) >= pacer.interval * 0.98, gaps
+    time.sleep(pacer.interval * 3)  # idle, then two at once: still an interval apart
+    pacer.wait()
+    first = time.monotonic()
+    pacer.wait()
+    assert time.monotonic() - first >= pacer.interval * 0.98

@@ -6,6 +6,8 @@ import pytest
 import requests
 from fake_server import FakeVendor, Reply, Request, redirect
 
+pytestmark = pytest.mark.e2e
+
 
 def test_scripted_answers_and_recorded_requests():
     def respond(request: Request) -> Reply:

@@ -7,9 +7,10 @@ import subprocess
 import pytest
 from support import console_script
 
+from calltrack_sandbox.protocol import QUIRKS
+from calltrack_sandbox.server import parse_quirks
 from tap_calltrack.calltouch.streams import fold_site_id
 from tap_calltrack.comagic.streams import phone_as_text, record_ids_as_text
-from tap_calltrack.sandbox.server import QUIRKS, parse_quirks
 
 
 def test_the_vendors_site_id_is_folded_into_the_taps():
@@ -52,6 +53,7 @@ def test_quirks_are_named_and_checked():
     assert all(text for text in QUIRKS.values())
 
 
+@pytest.mark.e2e
 def test_an_unknown_quirk_stops_the_sandbox_with_one_line():
     result = subprocess.run([console_script("calltrack-sandbox"), "--port", "0", "--quirks",
                              "nope", "--print-config"], capture_output=True, text=True,

@@ -77,8 +77,7 @@ def test_selecting_recordings_without_a_folder_is_a_config_error(tmp_path):
     assert result.stdout == ""
 
 
-CHATTER = ("Initializing default bucket", "Skipping parse of env var settings",
-           "Skipping deselected stream")
+CHATTER = ("Skipping parse of env var settings", "Skipping deselected stream")
 
 
 def test_library_chatter_is_debug_not_info(tmp_path):

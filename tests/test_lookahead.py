@@ -36,7 +36,9 @@ def test_page_key_refuses_what_cannot_be_a_key():
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("streams", [{"calltouch_calls"}, {"calltouch_calls", "calls"},
-                                     {"callkeeper_calls"}, {"calltouch_requests"}])
+                                     {"callkeeper_calls"}, {"calltouch_requests"},
+                                     {"comagic_calls"}, {"comagic_calls", "calls"},
+                                     {"comagic_communications"}])
 def test_small_accounts_are_fetched_together_each_page_once(start_sandbox, tmp_path, streams):
     sandbox = start_sandbox("--accounts", "8", "--records", "100", "--latency-ms", "200")
     vendors = {stream.split("_")[0] for stream in streams if "_" in stream}

@@ -19,7 +19,7 @@ if not Path(MELTANO).exists():
         raise RuntimeError(f"meltano is required but missing at {MELTANO}")
     pytest.skip("meltano is not installed (run `make test`)", allow_module_level=True)
 
-pytestmark = pytest.mark.meltano
+pytestmark = [pytest.mark.e2e, pytest.mark.meltano]
 
 
 def meltano(*args: str, tmp: Path, env: dict[str, str] | None = None

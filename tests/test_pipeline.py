@@ -18,6 +18,8 @@ from support import console_script, discover, select, write_json
 from tap_calltrack.excel.cells import text_width
 from tap_calltrack.windows import parse_utc
 
+pytestmark = pytest.mark.e2e
+
 MSK = ZoneInfo("Europe/Moscow")
 STREAMS = {"calltouch_calls", "comagic_calls", "callkeeper_calls", "calls", "calltouch_orders",
            "calltouch_requests"}

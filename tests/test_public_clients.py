@@ -59,10 +59,8 @@ MODEL_DISAGREEMENTS = {
 
 
 @pytest.fixture(scope="module")
-def default_sandbox():
-    process = SandboxProcess("--records", "40", "--days", "7")
-    yield process
-    process.stop()
+def default_sandbox(start_module_sandbox):
+    return start_module_sandbox("--records", "40", "--days", "7")
 
 
 def sdk_client(sandbox: SandboxProcess) -> Comagic:

@@ -127,6 +127,7 @@ def test_temporaries_of_dead_processes_are_swept(tmp_path):
     assert not stale.exists() and live.exists() and kept.exists()
 
 
+@pytest.mark.e2e
 def test_two_downloads_of_one_file_at_once_leave_one_intact_file(tmp_path):
     body = audio("same", 400_000)
     started = threading.Barrier(2)

@@ -8,8 +8,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from support import (
-    SandboxProcess,
     TapRun,
     assert_unique_keys,
     console_script,
@@ -19,6 +19,8 @@ from support import (
     select,
     write_json,
 )
+
+pytestmark = pytest.mark.e2e
 
 CALL_STREAMS = {"calltouch_calls", "comagic_calls", "callkeeper_calls", "calls"}
 RECORDING_STREAMS = {"calltouch_recordings", "comagic_recordings", "callkeeper_recordings"}
@@ -41,18 +43,15 @@ def keys_by_stream(run: TapRun) -> dict[str, set[tuple]]:
             for stream, records in run.records.items()}
 
 
-def reference(tmp_path) -> dict[str, set[tuple]]:
+def reference(start_sandbox, tmp_path) -> dict[str, set[tuple]]:
     """The rows of a clean run (no faults) of the same data; its recordings are saved
     under ``tmp_path / "reference" / "recordings"``."""
-    clean = SandboxProcess()
-    try:
-        config = clean.config(**RANGE, recordings_dir=str(tmp_path / "reference" / "recordings"))
-        run = run_tap(config, tmp_path / "reference", streams=STREAMS)
-        assert run.returncode == 0, run.stderr[-2000:]
-        assert set(RECORDING_STREAMS) <= set(run.records)
-        return keys_by_stream(run)
-    finally:
-        clean.stop()
+    clean = start_sandbox()
+    config = clean.config(**RANGE, recordings_dir=str(tmp_path / "reference" / "recordings"))
+    run = run_tap(config, tmp_path / "reference", streams=STREAMS)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(RECORDING_STREAMS) <= set(run.records)
+    return keys_by_stream(run)
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
@@ -75,7 +74,7 @@ def assert_same_recordings(tmp_path: Path, folder: Path, runs: list[TapRun]) -> 
 
 
 def test_every_record_arrives_once_with_20_percent_faults(start_sandbox, tmp_path):
-    expected = reference(tmp_path)
+    expected = reference(start_sandbox, tmp_path)
     assert {"calltouch_calls", "calls"} <= set(expected)
     faulty = start_sandbox("--faults", "all=0.2", "--timeout-ms", "2500")
     folder = tmp_path / "faulty" / "recordings"
@@ -96,7 +95,7 @@ def test_every_record_arrives_once_with_20_percent_faults(start_sandbox, tmp_pat
 
 
 def test_killed_run_resumes_from_its_last_state_without_losing_records(start_sandbox, tmp_path):
-    expected = reference(tmp_path)
+    expected = reference(start_sandbox, tmp_path)
     # faults in the recordings too (HTML with 200, cut bodies, resets)
     sandbox = start_sandbox("--latency-ms", "40", "--faults", "html=0.05,garbage=0.05,reset=0.05")
     folder = tmp_path / "recordings"

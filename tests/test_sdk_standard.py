@@ -9,10 +9,14 @@ from __future__ import annotations
 import atexit
 import tempfile
 
+import pytest
 from singer_sdk.testing import get_tap_test_class
 
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxServer
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.server import SandboxServer
 from tap_calltrack.tap import TapCalltrack
+
+pytestmark = pytest.mark.e2e
 
 SANDBOX = SandboxServer(SandboxOptions(port=0, records=200)).__enter__()
 atexit.register(SANDBOX.stop)

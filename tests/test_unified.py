@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from support import assert_unique_keys, run_tap
 
-from tap_calltrack.unified import PLACEHOLDERS, phone
+from tap_calltrack.call_mapping import PLACEHOLDERS, phone
+
+pytestmark = pytest.mark.e2e
 
 VENDOR_STREAMS = {"calltouch_calls", "comagic_calls", "callkeeper_calls"}
 RANGE = {"start_date": "2024-01-02", "end_date": "2024-01-16", "lookback_days": 0}

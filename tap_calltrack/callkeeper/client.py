@@ -1,5 +1,5 @@
 """CallKeeper's protocol, once: the route in the query string, the two answer shapes,
-in-band errors and end-of-data signals (NOTES.md 3.1, quirks 25-27).
+in-band errors and end-of-data signals (docs/notes.md 3.1, quirks 25-27).
 
 ``GET {api_url}?json/v3/{key}/call/{method}/{page}/{from}/{to}``: pages from 0, 1000 calls
 a page, dates ``Y-m-d``. Whether ``to`` is inclusive is not settled by the doc, so ``to`` is
@@ -23,6 +23,7 @@ from typing_extensions import override
 from tap_calltrack.base import Page, PaginatorWalk, WindowedStream
 from tap_calltrack.http import (
     RETRY_STATUSES,
+    ApiRequest,
     AuthError,
     FatalError,
     ProtocolError,
@@ -40,7 +41,7 @@ ROUTE_DATE = "%Y-%m-%d"
 CALL_TIME = "%Y-%m-%d %H:%M:%S"  # callTime, in the cabinet's zone (docs/callkeeper.md)
 ONE_DAY = dt.timedelta(days=1)
 # "No rows found": nothing (more) in the range; "Incorrect page is set": the page is past
-# the last one. Both mean the end of the data, not a failure (NOTES.md 3.1, quirk 26).
+# the last one. Both mean the end of the data, not a failure (docs/notes.md 3.1, quirk 26).
 END_OF_DATA = frozenset({"No rows found", "Incorrect page is set"})
 # The documented errors (doc 002), by the start of the vendor's text: what was wrong.
 REFUSALS: dict[str, tuple[type[FatalError], str]] = {
@@ -56,13 +57,6 @@ REFUSALS: dict[str, tuple[type[FatalError], str]] = {
 }
 _JSON = msgspec.json.Decoder()
 _NOT_JSON = object()
-# Failures VendorHttp.call turns into retries; anything else requests raises may quote the
-# URL (hence the key) and is replaced by a message without it.
-_RETRIED_BY_HTTP = (requests.exceptions.Timeout, requests.exceptions.ConnectionError,
-                    requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError)
-
-
 @dataclass(frozen=True)
 class Answer:
     """One decoded page: its calls, the page count when told, the end-of-data message."""
@@ -81,23 +75,6 @@ def route(account: Account, page: int, first: dt.date, last: dt.date) -> str:
 
 def route_url(api_url: str, route_text: str) -> str:
     return f"{api_url.rstrip('?')}?{route_text}"
-
-
-def send_exact(session: requests.Session, url: str, timeout: float) -> requests.Response:
-    """GET ``url`` byte for byte.
-
-    The route is the query string itself (NOTES.md quirk 25): it is set on the prepared
-    request after preparation, where no URL handling re-encodes it.
-    """
-    try:
-        prepared = session.prepare_request(requests.Request("GET", url))
-        prepared.url = url
-        settings = session.merge_environment_settings(url, {}, None, None, None)
-        return session.send(prepared, timeout=timeout, **settings)
-    except _RETRIED_BY_HTTP:
-        raise
-    except requests.exceptions.RequestException as exc:
-        raise FatalError(f"the request could not be sent ({type(exc).__name__})") from None
 
 
 def json_body(response: requests.Response) -> Any:
@@ -168,7 +145,7 @@ def call_moment(row: dict[str, Any], account: Account) -> dt.datetime | None:
 
 def decode_answer(response: requests.Response, key: str) -> Answer:
     """Errors come in the body (``inbound.error``) with undocumented HTTP statuses: the body
-    decides, the status only when the body says nothing (NOTES.md 3.1); 429 and 5xx are
+    decides, the status only when the body says nothing (docs/notes.md 3.1); 429 and 5xx are
     retried whatever the body."""
     status = status_error(response)
     if status is not None and response.status_code in RETRY_STATUSES:
@@ -219,9 +196,8 @@ class CallkeeperStream(WindowedStream):
     def fetch_page(self, account: Account, window: Window, token: Any) -> Page:
         # {to} is the day after the window: read inclusive or exclusive, the answer holds
         # the window's last day (docs/callkeeper.md, "Windows and {to}").
-        url = route_url(self.url_base, route(account, token, window.first_day,
-                                             window.last_day + ONE_DAY))
-        timeout = self.http.limits.request_timeout
+        request = ApiRequest("GET", route_url(self.url_base, route(
+            account, token, window.first_day, window.last_day + ONE_DAY)), exact_url=True)
         key = account.secrets["api_key"]
         what = self.describe(account, window, token)
 
@@ -231,11 +207,11 @@ class CallkeeperStream(WindowedStream):
             response.calltrack_answer = answer  # type: ignore[attr-defined]
             return response, answer
 
-        response, answer = self.http.call(lambda session: send_exact(session, url, timeout),
-                                          decode, what)
+        response, answer = self.http.request(request, decode, what)
         if answer.end is not None:
             self.log_end(what, token, answer.end)
-        return Page(response, answer, self.window_rows(account, window, answer.rows), window)
+        rows = self.normalised(self.window_rows(account, window, answer.rows), account)
+        return Page(response, answer, rows, window)
 
     def window_rows(self, account: Account, window: Window, rows: list[dict[str, Any]]
                     ) -> list[dict[str, Any]]:
@@ -269,7 +245,7 @@ class CallkeeperStream(WindowedStream):
 
     def log_end(self, what: str, page: int, signal: str) -> None:
         # Pages are documented from 0 and an empty range as "No rows found": this answer to
-        # page 0 would mean the data were missed, so it is said aloud (NOTES.md 3.1).
+        # page 0 would mean the data were missed, so it is said aloud (docs/notes.md 3.1).
         if page == 0 and signal == "Incorrect page is set":
             self.logger.warning("%s: %s; taken as no calls in the window", what, signal)
         else:

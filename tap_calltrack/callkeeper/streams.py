@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 from typing_extensions import override
@@ -22,7 +21,7 @@ from tap_calltrack.windows import local_to_utc
 
 CK_DATETIME = "%Y-%m-%d %H:%M:%S"
 _UNSAFE = re.compile(r"[^\w.-]+")
-# v1 names of the legacy envelope's example (NOTES.md 3.1) whose meaning is the v3 field's
+# v1 names of the legacy envelope's example (docs/notes.md 3.1) whose meaning is the v3 field's
 # (doc 002); the other v1 fields are kept as sent (docs/callkeeper.md, "Legacy v1 rows").
 V1_TO_V3 = {"clientPhone": "clientNumber", "record": "recordUrl",
             "utmSource": "utm_source", "utmMedium": "utm_medium",
@@ -79,7 +78,7 @@ class CallsStream(CallSource, CallkeeperStream):
 
     The key is (account, universalId): with getWithRole a user sees the calls a role
     grants, which the role's own key (getByRole) sees too, so one call can come from two
-    accounts of one run. ``post_process`` is idempotent: the fan-out may run it twice.
+    accounts of one run.
     """
 
     name = "callkeeper_calls"
@@ -116,17 +115,13 @@ class CallsStream(CallSource, CallkeeperStream):
                             message)
 
     @override
-    def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
-                     ) -> dict[str, Any] | None:
-        account = self.account_for(context)
+    def normalise_row(self, row: dict[str, Any], account: Account) -> None:
         self.mask_key(row, account)
         row["account"] = account.label
         # callTime carries no zone; the cabinet's zone is the documented assumption.
         call_time = row.get("callTime")
         row["call_time_utc"] = (local_to_utc(call_time, CK_DATETIME, account.timezone)
                                 if isinstance(call_time, str) else None)
-        self.report_unknown_fields(row)
-        return row
 
     def mask_key(self, row: dict[str, Any], account: Account) -> None:
         """Safety net: a value quoting the key (say a recording link) must not leave."""
@@ -134,8 +129,10 @@ class CallsStream(CallSource, CallkeeperStream):
         for name, value in row.items():
             if isinstance(value, str) and key in value:
                 row[name] = value.replace(key, MASK)
-                if (account.label, name) not in self._masked:
+                with self._shape_lock:  # rows are normalised on the worker threads
+                    first = (account.label, name) not in self._masked
                     self._masked.add((account.label, name))
+                if first:
                     self.logger.warning("%s [%s]: field %s quotes the API key; masked",
                                         self.name, account.label, name)
 

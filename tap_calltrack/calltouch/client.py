@@ -3,22 +3,24 @@ errors, and the normalised UTC bookmark field of every record (``date_utc``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import requests
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.pagination import PageNumberPaginator
-from singer_sdk.streams.rest import PageContext
 
 from tap_calltrack.base import Page, PaginatorWalk, SinglePageWalk, WindowedStream
 from tap_calltrack.http import (
+    ApiRequest,
     AuthError,
     ProtocolError,
     QuotaExhausted,
+    StreamUnavailable,
     decode_json,
     status_error,
 )
+from tap_calltrack.normalize import to_int
+from tap_calltrack.recordings import url_part
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import DMY_HMS, Window
 
@@ -28,7 +30,7 @@ CT_DATETIME = DMY_HMS  # dd/mm/yyyy hh:mm:ss, the site's local time
 
 class CalltouchPaginator(PageNumberPaginator):
     """Pages from 1; the end is ``page >= pageTotal`` or an empty ``records`` (the Go SDK's
-    ``until pageTotal == page`` never ends on an empty result: NOTES.md 1.2)."""
+    ``until pageTotal == page`` never ends on an empty result: docs/notes.md 1.2)."""
 
     def __init__(self) -> None:
         super().__init__(start_value=1)
@@ -55,7 +57,7 @@ def is_count(value: Any) -> bool:
 
 def check_envelope(body: Any) -> None:
     """The paged envelope ``{page, pageTotal, records: [...]}`` with integer counters
-    (NOTES.md 1.2); anything else is a protocol error, never "no rows"."""
+    (docs/notes.md 1.2); anything else is a protocol error, never "no rows"."""
     if not isinstance(body, dict):
         raise ProtocolError(f"the answer is a JSON {type(body).__name__}, not the paged "
                             "envelope {page, pageTotal, records}")
@@ -63,7 +65,7 @@ def check_envelope(body: Any) -> None:
         raise ProtocolError("the paged envelope has no integer page and pageTotal")
     records = body.get("records")
     if records is None and (body["pageTotal"] == 0 or body.get("recordsTotal") == 0):
-        return  # an empty result may come without records (undocumented: NOTES.md 1.2)
+        return  # an empty result may come without records (undocumented: docs/notes.md 1.2)
     check_rows(records, "records")
 
 
@@ -100,38 +102,74 @@ def decode_calltouch(response: requests.Response) -> Any:
     return decode_json(response)
 
 
+def decode_statistics(response: requests.Response) -> Any:
+    """The legacy statistics endpoints are gone for some sites: they answer 404, or an HTML
+    page with a success status. A 429/5xx is retried before this is read (whatever its
+    body), and stays a failure after the last try."""
+    html = response.content[:1] == b"<" or "html" in response.headers.get("Content-Type", "")
+    if response.status_code == 404 or (html and response.status_code < 300):
+        raise StreamUnavailable(
+            f"the legacy statistics endpoints are not available for this site "
+            f"(HTTP {response.status_code}{', HTML page' if html else ''}); statistics skipped")
+    return decode_calltouch(response)
+
+
+def checked_statistic(kind: str, body: Any) -> Any:
+    """total-count is a bare number, the others an object of counts (docs/notes.md 1.6). An
+    empty list is taken for an empty object ("no counts": how many JSON encoders write an
+    empty map; the docs show no empty answer), anything else of another shape is refused."""
+    if body == [] and kind != "total-count":
+        return {}
+    if kind == "total-count":
+        ok = isinstance(body, (int, float)) and not isinstance(body, bool)
+    else:
+        ok = isinstance(body, dict) and all(
+            isinstance(to_int(value), int) and not isinstance(value, bool)
+            for value in body.values())
+    if not ok:
+        raise ProtocolError(f"{kind} answered a JSON {type(body).__name__} that is not the "
+                            "documented " + ("number" if kind == "total-count" else
+                                             "object of counts"))
+    return body
+
+
 class CalltouchStream(WindowedStream):
     """A Calltouch endpoint read per site in date windows."""
 
     vendor = "calltouch"
     replication_key = "date_utc"
     #: Calltouch's query dates are dd/mm/yyyy on every endpoint but leads, which take
-    #: mm/dd/yyyy; a wrong order silently returns another range (NOTES.md quirk 1).
+    #: mm/dd/yyyy; a wrong order silently returns another range (docs/notes.md quirk 1).
     date_param_format: ClassVar[str] = "%d/%m/%Y"
     token_param: ClassVar[str] = "clientApiId"
     paged: ClassVar[bool] = True
 
-    def request_context(self, account: Account, window: Window) -> dict[str, Any]:
-        return {
-            "site_id": account.context["site_id"],
+    #: The endpoint under ``api_url``; ``{site_id}`` is the account's site.
+    path: ClassVar[str]
+
+    def url_params(self, account: Account, window: Window, page: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {
             "dateFrom": window.first_day.strftime(self.date_param_format),
             "dateTo": window.last_day.strftime(self.date_param_format),
         }
-
-    def get_url_params(self, context: Mapping[str, Any] | None, next_page_token: Any
-                       ) -> dict[str, Any]:
-        assert context is not None
-        params: dict[str, Any] = {"dateFrom": context["dateFrom"], "dateTo": context["dateTo"]}
         if self.paged:
-            params.update(page=next_page_token, limit=PAGE_LIMIT)
+            params.update(page=page, limit=PAGE_LIMIT)
         params.update(self.extra_params())
         return params
+
+    def api_request(self, account: Account, window: Window, page: Any = None,
+                    suffix: str = "") -> ApiRequest:
+        """The GET of one page (``suffix``: a statistics kind under the path)."""
+        path = self.path.replace("{site_id}", url_part(account.context["site_id"]))
+        return ApiRequest("GET", f"{self.url_base.rstrip('/')}{path}{suffix}",
+                          params=self.url_params(account, window, page),
+                          auth=self.authenticator_for(account))
 
     def extra_params(self) -> dict[str, Any]:
         return {}
 
     def setting(self, key: str) -> Any:
-        return self.tap.vendor_setting("calltouch", key)
+        return self.runtime.setting(key)
 
     def flags(self, key: str) -> dict[str, str]:
         """Enrichment flags from a list setting, as the query strings the API expects."""
@@ -146,21 +184,19 @@ class CalltouchStream(WindowedStream):
         return APIKeyAuthenticator(key=self.token_param, value=account.secrets["api_token"],
                                    location="params")
 
-    def page_context(self, account: Account, window: Window, token: Any = None) -> PageContext:
-        return PageContext(stream_context=self.request_context(account, window),
-                           next_page_token=token)
-
     def fetch_page(self, account: Account, window: Window, token: Any) -> Page:
-        request = self.get_http_request(page=self.page_context(account, window, token))
-        auth = self.authenticator_for(account)
-        timeout = self.http.limits.request_timeout
+        response, body = self.http.request(self.api_request(account, window, token),
+                                           self.decode_page,
+                                           self.describe(account, window, token))
+        return Page(response, body, self.normalised(self.records_of(body), account), window)
 
-        def send(session: requests.Session) -> requests.Response:
-            return session.get(request.url, params=request.params, auth=auth, timeout=timeout)
+    def statistic(self, account: Account, window: Window, kind: str) -> tuple[Any, Any]:
+        """One aggregate of the legacy statistics endpoints (``kind`` under the path)."""
+        def decode(response: requests.Response) -> tuple[requests.Response, Any]:
+            return response, checked_statistic(kind, decode_statistics(response))
 
-        response, body = self.http.call(send, self.decode_page,
-                                        self.describe(account, window, token))
-        return Page(response, body, self.records_of(body), window)
+        return self.http.request(self.api_request(account, window, suffix=kind), decode,
+                                 self.describe(account, window, kind))
 
     def decode_page(self, response: requests.Response) -> tuple[requests.Response, Any]:
         body = decode_calltouch(response)
@@ -184,13 +220,9 @@ class CalltouchStream(WindowedStream):
             return SinglePageWalk()
         return PaginatorWalk(CalltouchPaginator(), remaining_pages)
 
-    def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
-                     ) -> dict[str, Any] | None:
-        account = self.account_for(context)
+    def normalise_row(self, row: dict[str, Any], account: Account) -> None:
         row["site_id"] = account.context["site_id"]
         self.normalise(row, account)
-        self.report_unknown_fields(row)
-        return row
 
     def normalise(self, row: dict[str, Any], account: Account) -> None:
         """Vendor-specific type fixes and the ``date_utc`` field (see streams.py)."""

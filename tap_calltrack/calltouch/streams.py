@@ -6,13 +6,11 @@ import datetime as dt
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-import requests
-
 from tap_calltrack.base import Page, vendor_schema
-from tap_calltrack.calltouch.client import CT_DATETIME, CalltouchStream, decode_calltouch
+from tap_calltrack.calltouch.client import CT_DATETIME, CalltouchStream
 from tap_calltrack.calltouch.settings import CALL_FILTERS
 from tap_calltrack.fanout import CallSource
-from tap_calltrack.http import ProtocolError, StreamUnavailable
+from tap_calltrack.http import StreamUnavailable
 from tap_calltrack.normalize import coerce, to_int
 from tap_calltrack.recordings import RecordingRef, recording_path, safe_name, url_part
 from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
@@ -104,11 +102,12 @@ class RequestsStream(CalltouchStream):
     schema = vendor_schema("calltouch", "requests")
     window_setting = "leads_window_days"
     window_default_days = 1
-    date_param_format = "%m/%d/%Y"  # leads only: US order (NOTES.md quirk 1)
+    date_param_format = "%m/%d/%Y"  # leads only: US order (docs/notes.md quirk 1)
     paged = False
 
-    def get_url_params(self, context: Any, next_page_token: Any) -> dict[str, Any]:
-        return {**super().get_url_params(context, next_page_token), "siteId": context["site_id"]}
+    def url_params(self, account: Account, window: Window, page: Any) -> dict[str, Any]:
+        return {**super().url_params(account, window, page),
+                "siteId": account.context["site_id"]}
 
     def extra_params(self) -> dict[str, Any]:
         return {**self.flags("lead_enrichments"), **self.attribution()}
@@ -139,37 +138,6 @@ class OrdersStream(CalltouchStream):
         row["date_utc"] = ct_local_to_utc(row.get("orderDate"), account.timezone)
 
 
-def decode_statistics(response: requests.Response) -> Any:
-    """The legacy statistics endpoints are gone for some sites: they answer 404, or an HTML
-    page with a success status. A 429/5xx is retried before this is read (whatever its
-    body), and stays a failure after the last try."""
-    html = response.content[:1] == b"<" or "html" in response.headers.get("Content-Type", "")
-    if response.status_code == 404 or (html and response.status_code < 300):
-        raise StreamUnavailable(
-            f"the legacy statistics endpoints are not available for this site "
-            f"(HTTP {response.status_code}{', HTML page' if html else ''}); statistics skipped")
-    return decode_calltouch(response)
-
-
-def checked_statistic(kind: str, body: Any) -> Any:
-    """total-count is a bare number, the others an object of counts (NOTES.md 1.6). An
-    empty list is taken for an empty object ("no counts": how many JSON encoders write an
-    empty map; the docs show no empty answer), anything else of another shape is refused."""
-    if body == [] and kind != "total-count":
-        return {}
-    if kind == "total-count":
-        ok = isinstance(body, (int, float)) and not isinstance(body, bool)
-    else:
-        ok = isinstance(body, dict) and all(
-            isinstance(to_int(value), int) and not isinstance(value, bool)
-            for value in body.values())
-    if not ok:
-        raise ProtocolError(f"{kind} answered a JSON {type(body).__name__} that is not the "
-                            "documented " + ("number" if kind == "total-count" else
-                                             "object of counts"))
-    return body
-
-
 def parse_stat_day(key: str) -> dt.date:
     """Day keys of count-by-date: dd/mm/yyyy (the API's own order) or ISO."""
     for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
@@ -188,20 +156,6 @@ class StatisticsStream(CalltouchStream):
     paged = False
     skip_group = "calltouch_statistics"
     window_setting = "stats_window_days"
-
-    def statistic(self, account: Account, window: Window, kind: str) -> tuple[Any, Any]:
-        request = self.get_http_request(page=self.page_context(account, window))
-        auth = self.authenticator_for(account)
-        timeout = self.http.limits.request_timeout
-
-        def send(session: requests.Session) -> requests.Response:
-            return session.get(request.url + kind, params=request.params, auth=auth,
-                               timeout=timeout)
-
-        def decode(response: requests.Response) -> tuple[requests.Response, Any]:
-            return response, checked_statistic(kind, decode_statistics(response))
-
-        return self.http.call(send, decode, self.describe(account, window, kind))
 
     def normalise(self, row: dict[str, Any], account: Account) -> None:
         day = dt.date.fromisoformat(row["date"])
@@ -227,7 +181,7 @@ class DailyStatsStream(StatisticsStream):
         if isinstance(total, int) and total != sum(calls.values()):
             self.logger.warning("%s: total-count %s differs from the sum by day %s",
                                 self.describe(account, window), total, sum(calls.values()))
-        return Page(response, by_date, rows, window)
+        return Page(response, by_date, self.normalised(rows, account), window)
 
 
 class KeywordStatsStream(StatisticsStream):
@@ -247,7 +201,7 @@ class KeywordStatsStream(StatisticsStream):
         response, counts = self.statistic(account, window, "seo/count-by-keywords")
         rows = [{"date": window.first_day.isoformat(), "keyword": str(keyword),
                  "calls": to_int(calls)} for keyword, calls in (counts or {}).items()]
-        return Page(response, counts, rows, window)
+        return Page(response, counts, self.normalised(rows, account), window)
 
 
 STREAMS: list[type] = [

@@ -2,30 +2,29 @@
 report windows split until the API can page through them.
 
 Rows are completed (app_id, user_id, UTC times, record links) as each page arrives, on
-the worker that fetched it, so ``post_process`` is idempotent: the calls fan-out may run
-it twice.
+the worker that fetched it (``normalise_row``).
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
-from singer_sdk.streams.rest import PageContext
-
 from tap_calltrack.base import CalltrackStream, Page, WindowedStream
+from tap_calltrack.comagic.accounts import ComagicAccounts, Scope, rows_of, total_of
 from tap_calltrack.comagic.rpc import Answer, describe_error, error_data
-from tap_calltrack.comagic.runtime import ComagicRuntime, Scope, rows_of, runtime_for, total_of
 from tap_calltrack.http import FatalError, LimitExceeded
+from tap_calltrack.lookahead import page_key
 from tap_calltrack.prefetch import OrderedPrefetcher
 from tap_calltrack.settings import Account
 from tap_calltrack.windows import Window, local_to_utc
 
-DATETIME = "%Y-%m-%d %H:%M:%S"  # the API's dates: account-local, no zone (NOTES 2.1)
+DATETIME = "%Y-%m-%d %H:%M:%S"  # the API's dates: account-local, no zone (docs/notes.md 2.1)
 MAX_OFFSET = 100_000  # the API's largest offset: a window pages through offset + limit rows
 ADJUSTABLE = frozenset({"unexpected_parameters", "sort_prohibited"})
 SOFT = ADJUSTABLE | {"date_interval_limit_reached"}
@@ -35,7 +34,7 @@ MAX_ADJUSTMENTS = 50  # refusals one request may answer (each drops a field or t
 
 class ComagicStream(CalltrackStream):
     """A Data API method, always asked with an explicit ``fields`` list: without it the
-    API returns only a small default set (NOTES quirk 15). Partitioned per configured
+    API returns only a small default set (docs/notes.md quirk 15). Partitioned per configured
     account unless combined with :class:`ClientPartitions`."""
 
     vendor = "comagic"
@@ -46,18 +45,17 @@ class ComagicStream(CalltrackStream):
     needed_fields: ClassVar[frozenset[str]] = frozenset({"id"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("http_method", "POST")
         super().__init__(*args, **kwargs)
         self._unknown: set[str] = set()
         self._sort_refused = False
         self._adjust_lock = threading.Lock()
 
     @property
-    def runtime(self) -> ComagicRuntime:
-        return runtime_for(self.tap)
+    def comagic(self) -> ComagicAccounts:
+        return self.runtime.shared(ComagicAccounts)
 
     def setting(self, key: str) -> Any:
-        return self.tap.vendor_setting("comagic", key)
+        return self.runtime.setting(key)
 
     @property
     def page_size(self) -> int:
@@ -94,30 +92,17 @@ class ComagicStream(CalltrackStream):
             params["sort"] = [{"field": name, "order": "asc"} for name in self.sort_fields()]
         return params
 
-    def prepare_request_payload(self, context: Mapping[str, Any] | None,
-                                next_page_token: Any) -> dict[str, Any]:
-        assert context is not None
-        params = {**context["params"], "offset": next_page_token, "limit": self.page_size}
-        return {"method": self.method, "params": params}
-
-    def get_url(self, context: Mapping[str, Any] | None) -> str:
-        assert context is not None
-        return context["url"]
-
     def rpc(self, scope: Scope, extra: Mapping[str, Any], offset: int, what: str) -> Answer:
         """One page; fields or a sort the API refuses are dropped (for the rest of the run,
         every account) and the request repeated with what is left."""
-        session = self.runtime.session(scope.parent)
+        session = self.comagic.session(scope.parent)
         for _ in range(MAX_ADJUSTMENTS):
-            spec = {"url": session.url, "params": self.request_params(scope, extra)}
-            request = self.get_http_request(page=PageContext(spec, offset))
-            payload = request.data
-            assert isinstance(payload, dict)
-            answer = session.call(payload["method"], payload["params"], what, url=request.url,
-                                  soft=SOFT)
+            params = {**self.request_params(scope, extra), "offset": offset,
+                      "limit": self.page_size}
+            answer = session.call(self.method, params, what, soft=SOFT)
             if answer.error is None or answer.mnemonic not in ADJUSTABLE:
                 return answer
-            self.adjust(answer, payload["params"], what)
+            self.adjust(answer, params, what)
         raise FatalError(f"{what}: the API still refuses the request after "
                          f"{MAX_ADJUSTMENTS} adjustments")
 
@@ -171,16 +156,14 @@ class ComagicStream(CalltrackStream):
     def normalise(self, row: dict[str, Any], scope: Scope) -> None:
         """Stream-specific fixes (see streams.py)."""
 
-    def post_process(self, row: dict[str, Any], context: Mapping[str, Any] | None = None
-                     ) -> dict[str, Any] | None:
-        self.report_unknown_fields(row)
-        return row
+    def normalise_row(self, row: dict[str, Any], account: Account) -> None:
+        self.complete(row, self.comagic.scope(account.context))
 
 
 def refused_fields(error: Mapping[str, Any], requested: list[str]) -> list[str]:
     """The requested fields an ``unexpected_parameters`` error names.
 
-    Where the name is is undocumented (NOTES 2.1 shows ``data.field`` and ``data.value``
+    Where the name is is undocumented (docs/notes.md 2.1 shows ``data.field`` and ``data.value``
     for another error): ``data.value`` (a name, a list, or names joined by commas) with
     ``data.field`` naming the parameter (``fields``), or ``data.field`` the name itself;
     else names quoted in the message, else those listed after its last colon."""
@@ -210,12 +193,18 @@ class ClientPartitions(CalltrackStream):
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
-        runtime = runtime_for(self.tap)
+        runtime = self.runtime.shared(ComagicAccounts)
         return [scope.account.context for account in self.accounts
                 for scope in runtime.partition_scopes(account)]
 
     def account_for(self, context: Mapping[str, Any] | None) -> Account:
-        return runtime_for(self.tap).scope(context).account
+        return self.runtime.shared(ComagicAccounts).scope(context).account
+
+    def account_order(self) -> list[Account]:
+        """The partitions' accounts (each direct account or agency client), in order."""
+        runtime = self.runtime.shared(ComagicAccounts)
+        return [scope.account for account in self.accounts
+                for scope in runtime.partition_scopes(account)]
 
 
 class DimensionStream(ClientPartitions, ComagicStream):
@@ -223,14 +212,14 @@ class DimensionStream(ClientPartitions, ComagicStream):
 
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:
-        scope = self.runtime.scope(context)
+        scope = self.comagic.scope(context)
         offset = 0
         while True:
             answer = self.rpc(scope, {}, offset, self.describe(account, page=offset))
             if answer.error is not None:
                 raise FatalError(f"{self.describe(account)}: {describe_error(answer.error)}")
             rows = rows_of(answer.result)
-            yield from (self.complete(row, scope) for row in rows)
+            yield from self.normalised(rows, scope.account)
             offset += len(rows)
             total = total_of(answer.result)
             if len(rows) < self.page_size or (total is not None and offset >= total):
@@ -312,8 +301,8 @@ def check_offset(offset: int) -> None:
     cannot be split in advance) stop the stream instead of asking forever."""
     if offset > MAX_OFFSET:
         raise LimitExceeded(f"pages are still full at offset {MAX_OFFSET}, the largest the "
-                            "API accepts (NOTES 2.1), and the answers tell no total_items to "
-                            "split the window by")
+                            "API accepts (docs/notes.md 2.1), and the answers tell no "
+                            "total_items to split the window by")
 
 
 class WindowTooLong(FatalError):
@@ -338,7 +327,7 @@ class ReportStream(ComagicStream, WindowedStream):
 
     def extraction_scopes(self, account: Account) -> list[Scope]:
         """Whose rows a partition holds (one client, or every client of an account)."""
-        return [self.runtime.scope(account.context)]
+        return [self.comagic.scope(account.context)]
 
     def tasks_for(self, scopes: list[Scope], windows: list[Window]) -> list[Task]:
         return [Task(window, scope, closes_window=scope is scopes[-1])
@@ -347,7 +336,7 @@ class ReportStream(ComagicStream, WindowedStream):
     def task_params(self, task: Task, piece: Window) -> dict[str, Any]:
         # Sent in the account's own zone whatever zone the window was computed in.
         # date_till is inclusive to the second: its inclusiveness is undocumented, the
-        # last second of the window is what clients use (NOTES quirk 19).
+        # last second of the window is what clients use (docs/notes.md quirk 19).
         tz = task.scope.account.timezone
         return {"date_from": piece.start.astimezone(tz).strftime(DATETIME),
                 "date_till": piece.last_second.astimezone(tz).strftime(DATETIME)}
@@ -355,18 +344,40 @@ class ReportStream(ComagicStream, WindowedStream):
     def pages(self, account: Account, windows: list[Window]
               ) -> Iterator[tuple[Window, ReportPage, bool]]:
         """Pages in (window, client, site, page) order; a window is done after its last
-        task. Concurrent through the vendor's pool (see prefetch.py)."""
+        task. Concurrent through the vendor's pool (see prefetch.py); the next accounts'
+        first pages are sent ahead (lookahead.py) once this account's first page is back,
+        so that they ask without the fields the API has refused."""
         tasks = self.tasks_for(self.extraction_scopes(account), windows)
+
+        def submit(fetch: Callable[..., ReportPage], task: Task, token: Slice | None
+                   ) -> Future[ReportPage]:
+            sent = None
+            if task is tasks[0] and token is None:  # what send_ahead sent for this account
+                sent = self.lookahead.take(page_key(account.context, task.window, None))
+            return sent if sent is not None else self.http.submit(fetch, task, token)
+
         prefetcher: OrderedPrefetcher[Task, ReportPage] = OrderedPrefetcher(
             fetch=self.fetch_task_page,
-            submit=self.http.submit,
+            submit=submit,
             new_walk=lambda task: ReportWalk(),
             ahead=self.prefetch_depth,
         )
+        sent_ahead = False
         for task, page, done in prefetcher.run(tasks):
+            if not sent_ahead:
+                self.send_ahead(account)
+                sent_ahead = True
             yield task.window, page, done and task.closes_window
 
     # --- pages ---------------------------------------------------------------------------
+
+    def new_walk(self, account: Account, window: Window) -> ReportWalk:
+        return ReportWalk()
+
+    def fetch_page(self, account: Account, window: Window, token: Any) -> ReportPage:
+        """The first page of ``account``'s first task in ``window`` (sent ahead)."""
+        task = self.tasks_for(self.extraction_scopes(account), [window])[0]
+        return self.fetch_task_page(task, token)
 
     def fetch_task_page(self, task: Task, token: Slice | None) -> ReportPage:
         if token is None:
@@ -383,14 +394,14 @@ class ReportStream(ComagicStream, WindowedStream):
         answer = self.rpc(scope, self.task_params(task, piece), offset, what)
         if answer.error is not None:
             raise WindowTooLong(f"{what}: {describe_error(answer.error)}")
-        rows = [self.complete(row, scope) for row in rows_of(answer.result)]
+        rows = self.normalised(rows_of(answer.result), scope.account)
         return ReportPage(answer.response, answer.result, rows, piece,
                           total=total_of(answer.result), limit=self.page_size, offset=offset)
 
     def probe(self, task: Task, window: Window) -> list[ReportPage]:
         """The window's first page, or its parts' first pages when it must be split:
         over 3 months (date_interval_limit_reached), or more rows than offset + limit
-        can reach (NOTES quirk 18)."""
+        can reach (docs/notes.md quirk 18)."""
         account = task.scope.account
         try:
             page = self.request(task, window, 0)

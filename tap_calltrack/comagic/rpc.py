@@ -1,7 +1,7 @@
 """The Data API's JSON-RPC 2.0 envelope: request bodies, answers, and what each error means.
 
 Errors arrive in the body (``error.code``, ``error.message``, ``error.data.mnemonic``);
-the vendor recommends acting on the mnemonic, as ``code`` is shared by many (NOTES 2.1).
+the vendor recommends acting on the mnemonic, as ``code`` is shared by many (docs/notes.md 2.1).
 Whether errors come with HTTP 200 is undocumented, so the body is read whatever the status.
 """
 
@@ -45,7 +45,11 @@ class TokenRejected(AuthError):
     """``access_token_expired``/``access_token_invalid``: a session token can be renewed."""
 
 
-class MinuteLimit(FatalError):
+class TokenRenewed(RetryableError):
+    """A refused session token was dropped: the next try opens a new session."""
+
+
+class MinuteLimit(RetryableError):
     """The minute budget is spent; requests are held until it resets, then retried."""
 
 
@@ -124,7 +128,7 @@ def parse_answer(response: requests.Response) -> Answer:
 
 
 def check_result(result: Any) -> None:
-    """``result`` as documented (NOTES 2.1): ``{data: [...], metadata: {total_items}}``,
+    """``result`` as documented (docs/notes.md 2.1): ``{data: [...], metadata: {total_items}}``,
     ``data`` an object for login/logout, or a bare list (quirk 23). Anything else is a
     protocol error (retried, then the stream fails), never "no rows"."""
     if isinstance(result, list):

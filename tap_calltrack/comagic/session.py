@@ -8,7 +8,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import requests
@@ -18,20 +18,20 @@ from tap_calltrack.comagic.rpc import (
     Limits,
     MinuteLimit,
     TokenRejected,
+    TokenRenewed,
     error_for,
     parse_answer,
     request_body,
 )
-from tap_calltrack.http import AuthError, ExtractionError, FatalError, VendorHttp
+from tap_calltrack.http import ApiRequest, AuthError, FatalError, VendorHttp
 from tap_calltrack.redaction import REDACTOR
 from tap_calltrack.settings import Account
 
 HEADERS = {"Content-Type": "application/json; charset=UTF-8"}
-SESSION_S = 3600.0  # login.user tokens live one hour (NOTES 2.2)
-RENEW_MARGIN_S = 60.0  # renew this long before expiry (as the PHP client does, NOTES 2.2) ...
+SESSION_S = 3600.0  # login.user tokens live one hour (docs/notes.md 2.2)
+RENEW_MARGIN_S = 60.0  # renew this long before expiry (the PHP client does: docs/notes.md 2.2)...
 RENEW_FRACTION = 0.2  # ... or this share of a shorter lifetime
 MAX_RENEWALS = 2  # fresh sessions per request before the account counts as refused
-MAX_MINUTE_WAITS = 30
 MINUTE_RESET_MARGIN_S = 0.5  # minute_reset is whole seconds: do not arrive a moment early
 DAY_WARNING_SHARE = 0.05
 
@@ -55,35 +55,42 @@ class AccountSession:
     # --- calls ---------------------------------------------------------------------------
 
     def call(self, method: str, params: Mapping[str, Any], what: str, *,
-             url: str | None = None, soft: Collection[str] = ()) -> Answer:
-        """Call ``method`` with the account's token. Errors raise, except mnemonics in
-        ``soft``, which come back in the answer for the caller to handle."""
-        renewals = waits = 0
-        while True:
-            token = self.token()
-            try:
-                return self.send(method, {**params, "access_token": token}, what, url, soft)
-            except TokenRejected:
-                if not self.renewable or renewals >= MAX_RENEWALS:
-                    raise
-                renewals += 1
-                self.forget(token)
-            except MinuteLimit as exc:
-                waits += 1
-                if waits > MAX_MINUTE_WAITS:
-                    raise ExtractionError(f"{exc}; still refused after {waits} waits for the "
-                                          "minute quota") from None
-
-    def send(self, method: str, params: Mapping[str, Any], what: str, url: str | None = None,
              soft: Collection[str] = ()) -> Answer:
-        """One JSON-RPC request through the vendor's HTTP layer (throttle, retries)."""
-        body = request_body(method, params)
-        timeout = self.http.limits.request_timeout
-        target = url or self.url
+        """Call ``method`` with the account's token. Errors raise, except mnemonics in
+        ``soft``, which come back in the answer for the caller to handle.
 
-        def post(session: requests.Session) -> requests.Response:
-            return session.post(target, data=body, headers=HEADERS, timeout=timeout)
+        Retries are VendorHttp's (http.py); this only classifies: a spent minute quota is
+        retried once it resets, a refused session token once a new session is open."""
+        sent: list[str] = []
 
+        def request() -> ApiRequest:  # built at each try: the token may have been renewed
+            token = self.token()
+            sent[:] = [token]
+            return self.request(method, {**params, "access_token": token})
+
+        renewals = 0
+
+        def refused(error: TokenRejected) -> Exception:
+            nonlocal renewals
+            if not self.renewable or renewals >= MAX_RENEWALS:
+                return error
+            renewals += 1
+            self.forget(sent[0])
+            return TokenRenewed(f"{error}; opening a new session", retry_after=0.0)
+
+        return self.http.request(request, self.decoder(soft, refused), what)
+
+    def send(self, method: str, params: Mapping[str, Any], what: str) -> Answer:
+        """One JSON-RPC request with the given params (login, logout: no token renewal)."""
+        return self.http.request(self.request(method, params), self.decoder(()), what)
+
+    def request(self, method: str, params: Mapping[str, Any]) -> ApiRequest:
+        return ApiRequest("POST", self.url, body=request_body(method, params),
+                          headers=HEADERS)
+
+    def decoder(self, soft: Collection[str],
+                refused: Callable[[TokenRejected], Exception] | None = None
+                ) -> Callable[[requests.Response], Answer]:
         def decode(response: requests.Response) -> Answer:
             answer = parse_answer(response)
             self.pace(answer.limits)
@@ -91,10 +98,12 @@ class AccountSession:
                 return answer
             error = error_for(answer, self.where)
             if isinstance(error, MinuteLimit):
-                self.wait_for_minute(answer.limits)
+                error.retry_after = self.wait_for_minute(answer.limits)
+            if isinstance(error, TokenRejected) and refused is not None:
+                raise refused(error)
             raise error
 
-        return self.http.call(post, decode, what)
+        return decode
 
     # --- quota ---------------------------------------------------------------------------
 
@@ -116,10 +125,13 @@ class AccountSession:
             self.logger.warning("comagic account '%s': %d of %d requests of today's quota "
                                 "left", self.account.label, day_left, day_limit)
 
-    def wait_for_minute(self, limits: Limits | None) -> None:
+    def wait_for_minute(self, limits: Limits | None) -> float:
+        """Hold the vendor until the minute quota resets; the wait, in seconds."""
         reset = limits.minute_reset if limits and limits.minute_reset else 1.0
-        self.http.hold(reset + MINUTE_RESET_MARGIN_S,
-                       f"{self.account.label}: the minute quota is spent (limit_exceeded)")
+        wait = reset + MINUTE_RESET_MARGIN_S
+        self.http.hold(wait, f"{self.account.label}: the minute quota is spent "
+                             "(limit_exceeded)")
+        return wait
 
     # --- token -----------------------------------------------------------------------------
 
@@ -178,7 +190,7 @@ class AccountSession:
 
 def session_lifetime(data: Mapping[str, Any], now: float | None = None) -> float:
     """Seconds the session is valid, from ``expire_at`` (or ``expire``, as the doc's example
-    spells it: NOTES quirk 21), a Unix time; one hour when missing or implausible."""
+    spells it: docs/notes.md quirk 21), a Unix time; one hour when missing or implausible."""
     expire = data.get("expire_at", data.get("expire"))
     if isinstance(expire, bool) or not isinstance(expire, (int, float)):
         return SESSION_S

@@ -98,7 +98,7 @@ def check_range(value: Any, setting: str, low: int, high: int) -> int:
     check_int(value, setting, minimum=low)
     if value > high:
         raise ConfigError(setting, f"must be at most {high}")
-    return value
+    return int(value)
 
 
 def credentials(entry: Mapping[str, Any], where: str) -> dict[str, str]:

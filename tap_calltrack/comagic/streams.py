@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from tap_calltrack.base import vendor_schema
+from tap_calltrack.comagic.accounts import CUSTOMER_USER_FIELDS, Scope
 from tap_calltrack.comagic.client import (
     ClientReportStream,
     ComagicStream,
@@ -14,7 +15,6 @@ from tap_calltrack.comagic.client import (
     Task,
     refused_fields,
 )
-from tap_calltrack.comagic.runtime import CUSTOMER_USER_FIELDS, Scope
 from tap_calltrack.fanout import CallSource
 from tap_calltrack.recordings import RecordingRef, recording_path, safe_name, url_part
 from tap_calltrack.recordings import RecordingsStream as RecordingsStreamBase
@@ -32,7 +32,7 @@ class AccountStream(ComagicStream):
 
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:
-        yield {**self.runtime.account_info(account), "account": account.label}
+        yield {**self.comagic.account_info(account), "account": account.label}
 
 
 class CustomerUsersStream(ComagicStream):
@@ -45,8 +45,8 @@ class CustomerUsersStream(ComagicStream):
 
     def records_for(self, account: Account, context: Mapping[str, Any] | None
                     ) -> Iterator[dict[str, Any]]:
-        app_id = self.runtime.account_info(account).get("app_id")
-        for row in self.runtime.customer_users(account) or []:
+        app_id = self.comagic.account_info(account).get("app_id")
+        for row in self.comagic.customer_users(account) or []:
             yield {"account": account.label, "app_id": app_id,
                    **{key: row.get(key) for key in CUSTOMER_USER_FIELDS}}
 
@@ -73,7 +73,7 @@ class CampaignsStream(DimensionStream):
 
 
 def talk_url(media_url: str, communication_id: Any, record_id: Any) -> str:
-    """An mp3 record's link (NOTES 2.5)."""
+    """An mp3 record's link (docs/notes.md 2.5)."""
     ids = (url_part(value) for value in (communication_id, record_id))
     return f"{media_url}/system/media/talk/{'/'.join(ids)}/"
 
@@ -94,13 +94,13 @@ class CallsStream(CallSource, ClientReportStream):
 
     def wants_every_field(self) -> bool:
         """The unified and recordings streams map more than this stream's selection."""
-        others = [stream for stream in self.tap.call_participants("comagic")
-                  if stream is not self and stream.participates]
+        others = [stream for stream in self.feed_of(self.vendor).participants()
+                  if stream is not self]
         return bool(others) or not self.selected
 
     def call_accounts(self) -> list[Account]:
         """Each direct account and each agency client, in its own zone."""
-        runtime = self.runtime
+        runtime = self.comagic
         return [scope.account for account in self.accounts
                 for scope in runtime.partition_scopes(account)]
 
@@ -161,7 +161,8 @@ class DateTimeReport(ClientReportStream):
 
 
 class CommunicationsStream(DateTimeReport):
-    """Every communication; ``id`` is unique only with ``communication_type`` (NOTES 2.6)."""
+    """Every communication; ``id`` is unique only with ``communication_type``
+    (docs/notes.md 2.6)."""
 
     name = "comagic_communications"
     method = "get.communications_report"
@@ -180,7 +181,7 @@ class GoalsStream(DateTimeReport):
 
 
 def phone_as_text(row: dict[str, Any]) -> None:
-    """``visitor_phone_number`` is typed a number in these reports only (NOTES quirk 24)."""
+    """``visitor_phone_number`` is typed a number in these reports only (docs/notes.md quirk 24)."""
     value = row.get("visitor_phone_number")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         row["visitor_phone_number"] = str(int(value))
@@ -231,7 +232,7 @@ class CampaignDailyStatStream(ClientReportStream):
         self._campain_spelling = False
 
     def vendor_fields(self) -> list[str]:
-        """The docs' table says ``campaign_id``, their example ``campain_id`` (NOTES quirk
+        """The docs' table says ``campaign_id``, their example ``campain_id`` (docs/notes.md quirk
         21): once the API refuses the first, the second is asked instead."""
         fields = super().vendor_fields()
         if self._campain_spelling:
@@ -255,7 +256,7 @@ class CampaignDailyStatStream(ClientReportStream):
         tasks = []
         for window in windows:
             per_window = [Task(window, scope, site) for scope in scopes
-                          for site in self.runtime.site_ids(scope)]
+                          for site in self.comagic.site_ids(scope)]
             for task in per_window[:-1]:
                 task.closes_window = False
             tasks += per_window
@@ -265,7 +266,7 @@ class CampaignDailyStatStream(ClientReportStream):
         return {**super().task_params(task, piece), "site_id": task.site_id}
 
     def normalise(self, row: dict[str, Any], scope: Scope) -> None:
-        if "campain_id" in row:  # the doc's example spells it so (NOTES quirk 21)
+        if "campain_id" in row:  # the doc's example spells it so (docs/notes.md quirk 21)
             campaign_id = row.pop("campain_id")
             if row.get("campaign_id") is None:
                 row["campaign_id"] = campaign_id

@@ -139,7 +139,9 @@ def _with_time_labels(columns: list[Column], zone: str) -> list[Column]:
     for column in columns:
         if column.kind == DATE_TIME:
             column = replace(column, header=f"{column.header} ({zone})")
-        elif column.kind in (STRING, ANY) and "string" in column.allowed:
+        elif column.kind in (STRING, ANY) and "string" in column.allowed and not (
+            column.allowed & {"integer", "number"}  # epoch numbers (Calltouch leads' date)
+        ):
             siblings = {path[-1] for path in utc_paths if path[:-1] == column.path[:-1]}
             partner = utc_partner(column.path[-1], siblings)
             if partner is not None:

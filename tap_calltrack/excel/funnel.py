@@ -8,7 +8,7 @@ are the facts summed per (month, source, medium, campaign).
 What each vendor contributes:
 - calls and unique-target calls: every vendor, from the unified ``calls`` stream (or, when
   the run has no ``calls`` stream, from the vendor call streams mapped by
-  ``tap_calltrack.unified.to_unified_row``);
+  ``tap_calltrack.call_mapping.to_unified_row``);
 - leads: Calltouch (``calltouch_requests``);
 - deals and revenue: Calltouch deals (``calltouch_orders``: ``completedAmount``; deleted
   deals are left out) and Comagic calls that carry a sale (``comagic_calls``: ``sale_date``
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tap_calltrack.unified import clean, to_unified_row
+from tap_calltrack.call_mapping import clean, to_unified_row
 
 CALLS_STREAM = "calls"
 VENDOR_CALL_STREAMS = ("calltouch_calls", "comagic_calls", "callkeeper_calls")

@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import LineChart, Reference
 from openpyxl.chart.axis import DateAxis
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 
+from tap_calltrack.call_mapping import to_unified_row
 from tap_calltrack.excel.cells import CellRules, clean_text, text_width, to_json_text
 from tap_calltrack.excel.funnel import (
     CALLS_STREAM,
@@ -38,7 +39,6 @@ from tap_calltrack.excel.workbook import (
     WorkbookWriter,
     header_cell,
 )
-from tap_calltrack.unified import to_unified_row
 
 SUMMARY, CAMPAIGNS, FUNNEL, ABOUT = "Summary", "Campaigns", "Funnel", "About"
 REPORT_SHEETS = (SUMMARY, CAMPAIGNS, FUNNEL, ABOUT)
@@ -172,7 +172,7 @@ class CallReport:
             return "the calls stream"
         if self.fallback.calls:
             names = ", ".join(sorted(self.fallback_streams))
-            return f"vendor call streams ({names}) via tap_calltrack.unified"
+            return f"vendor call streams ({names}) via tap_calltrack.call_mapping"
         return "none"
 
     def problems(self) -> list[str]:
@@ -208,6 +208,10 @@ _MONEY_FORMAT = "#,##0.00"
 _MAX_ACCOUNTS_TEXT = 140
 WIDTH_SAMPLE_ROWS = 500  # table rows the column widths are fitted to
 _CHART_ROWS = 16  # the chart covers rows 5-20: on the first printed page
+# Count headers sit over their right-aligned numbers; days and months under their header
+# (right-aligned, a date runs into the left-aligned label beside it).
+_MEASURE_HEADER = Alignment(horizontal="right", vertical="top")
+_LEFT = Alignment(horizontal="left")
 
 
 @dataclass
@@ -297,7 +301,10 @@ def _table(
     """A titled table with a bold header and a Total row; returns the rows written."""
     formats = formats or {}
     ws.append([_styled(ws, title, _BOLD)])
-    ws.append([header_cell(ws, h) for h in headers])
+    header_cells = [header_cell(ws, h) for h in headers]
+    for cell in header_cells[label_columns:]:
+        cell.alignment = _MEASURE_HEADER
+    ws.append(header_cells)
     totals: list[Any] = [0] * (len(headers) - label_columns)
     n = 0
     for row in rows:
@@ -306,7 +313,10 @@ def _table(
         for i, value in enumerate(row):
             if i < label_columns and i > 0:
                 value = _label(value)
-            if i in formats and value is not None:
+            if i == 0 and isinstance(value, dt.date):
+                cells.append(_styled(ws, value, None, formats.get(i, "")))
+                cells[-1].alignment = _LEFT
+            elif i in formats and value is not None:
                 cells.append(_styled(ws, value, None, formats[i]))
             else:
                 cells.append(rules.text(value) if type(value) is str else value)
@@ -370,13 +380,15 @@ def _start_report_table_sheet(
     rows: list[list[Any]],
     label_columns: int,
     title: str,
+    min_widths: Mapping[int, float] | None = None,
 ) -> Any:
     ws = book.new_plain_sheet(name)
     labelled = [
         [_label(v) if 0 < i < label_columns else v for i, v in enumerate(r)] for r in rows
     ]
     for i, width in enumerate(_widths(headers, labelled, 12), 1):
-        ws.column_dimensions[get_column_letter(i)].width = width
+        width = max(width, (min_widths or {}).get(i, 0))
+        ws.column_dimensions[get_column_letter(i)].width = width  # before the first row
     ws.freeze_panes = "A7"  # the title block and the table header stay in view
     _print_setup(ws, "1:6")
     _title_block(ws, context, title)
@@ -412,8 +424,9 @@ def write_funnel(book: WorkbookWriter, funnel: FunnelCounts, context: ReportCont
     rows = funnel.rows()
     head = list(islice(rows, WIDTH_SAMPLE_ROWS))
     sheet_title = "Funnel: from calls to revenue"
-    ws = _start_report_table_sheet(book, FUNNEL, context, headers, head, 4, sheet_title)
-    ws.column_dimensions["I"].width = 14
+    ws = _start_report_table_sheet(  # Revenue (column 9): room for a bold total in millions
+        book, FUNNEL, context, headers, head, 4, sheet_title, {9: 16}
+    )
     title = "Funnel: calls, leads, deals and revenue per month and campaign"
     formats = {0: _MONTH_FORMAT, 8: _MONEY_FORMAT}
     n = _table(ws, CellRules(context.tz, ws), title, headers, chain(head, rows), 4, formats)

@@ -82,7 +82,7 @@ class DeferredFile:
         self.flush()
 
 
-class DeferredWorksheetWriter(WorksheetWriter):
+class DeferredWorksheetWriter(WorksheetWriter):  # type: ignore[misc]  # openpyxl is untyped
     """openpyxl's sheet writer with its XML going through a ``DeferredFile``."""
 
     def __init__(self, ws: WriteOnlyWorksheet, pool: BufferPool) -> None:
@@ -107,7 +107,7 @@ class DeferredWorksheetWriter(WorksheetWriter):
             sink.close()
 
 
-class DeferredWriteOnlyWorksheet(WriteOnlyWorksheet):
+class DeferredWriteOnlyWorksheet(WriteOnlyWorksheet):  # type: ignore[misc]  # openpyxl is untyped
     """A write-only sheet whose temporary file is open only while a chunk is written."""
 
     _writer: DeferredWorksheetWriter | None  # openpyxl's class attribute, None until written

@@ -12,15 +12,14 @@ import sys
 import typing as t
 from collections import Counter
 from pathlib import PurePath
-from types import FrameType
 
-from singer_sdk import Target
 from singer_sdk import typing as th
-from singer_sdk.helpers.capabilities import PluginCapabilities
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.io_base import GenericSingerReader
 
 from tap_calltrack.excel.errors import InputError, Interrupted, TargetError
 from tap_calltrack.excel.loader import DEFAULTS, ExcelLoader, Settings, decode_line
+from tap_calltrack.sdk_compat import SdkTarget
 
 _STREAM_IN_LINE_RE = re.compile(rb'"stream"\s*:\s*"([^"\\]{1,100})"')
 
@@ -43,14 +42,14 @@ class SingerLineReader(GenericSingerReader[str]):
         """Standard input."""
         return sys.stdin
 
-    def deserialize_json(self, line: str) -> dict:
+    def deserialize_json(self, line: str) -> dict[str, t.Any]:
         """One message (blank lines are skipped by ``process_lines``)."""
         return decode_line(line) or {}
 
     def process_lines(
         self,
         file_input: t.IO[str] | None,
-        callbacks: dict[str, t.Callable[[dict], None]],
+        callbacks: dict[str, t.Callable[[dict[str, t.Any]], None]],
     ) -> t.Counter[str]:
         """Dispatch every line to its callback; stop at the first bad line."""
         source: t.Any = file_input if file_input is not None else self.default_input
@@ -64,7 +63,9 @@ class SingerLineReader(GenericSingerReader[str]):
             raise
 
     def _dispatch(
-        self, source: t.Iterable[bytes | str], handlers: dict[str, t.Callable[[dict], None]]
+        self,
+        source: t.Iterable[bytes | str],
+        handlers: dict[str, t.Callable[[dict[str, t.Any]], None]],
     ) -> t.Counter[str]:
         stats: Counter[str] = Counter()
         for number, line in enumerate(source, 1):
@@ -122,24 +123,24 @@ _SETTINGS = th.PropertiesList(
 ).to_dict()
 
 
-class TargetCalltrackExcel(Target):
+class TargetCalltrackExcel(SdkTarget):
     """Writes Singer streams to one Excel workbook, with a client report of the calls."""
 
     name = "target-calltrack-excel"
     package_name = "tap-calltrack"
-    capabilities: t.ClassVar[list] = [PluginCapabilities.ABOUT]
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [PluginCapabilities.ABOUT]
     message_reader_class = SingerLineReader
-    config_jsonschema: t.ClassVar[dict] = _SETTINGS
+    config_jsonschema: t.ClassVar[dict[str, t.Any]] = _SETTINGS
     progress_interval_s: t.ClassVar[float] = 5.0
 
     def __init__(
         self,
         *,
-        config: dict | PurePath | str | list[PurePath | str] | None = None,
+        config: dict[str, t.Any] | PurePath | str | list[PurePath | str] | None = None,
         parse_env_config: bool = False,
         validate_config: bool = True,
         setup_mapper: bool = False,
-        message_reader: GenericSingerReader | None = None,
+        message_reader: GenericSingerReader[t.Any] | None = None,
     ) -> None:
         super().__init__(
             config=config,
@@ -154,23 +155,18 @@ class TargetCalltrackExcel(Target):
             self.message_reader.on_abort = self.loader.abort
 
     @classmethod
-    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
         """No SDK built-in settings: this target uses no sinks, stream maps or batches."""
 
-    def _process_schema_message(self, message_dict: dict) -> None:
-        self.loader.schema(message_dict)
-
-    def _process_record_message(self, message_dict: dict) -> None:
-        self.loader.record(message_dict)
-
-    def _process_state_message(self, message_dict: dict) -> None:
-        self.loader.state_message(message_dict)
-
-    def _process_activate_version_message(self, message_dict: dict) -> None:
-        self.loader.activate_version(message_dict)
-
-    def _process_batch_message(self, message_dict: dict) -> None:
-        self.loader.batch(message_dict)
+    def on_message(self, kind: str, message: dict[str, t.Any]) -> None:
+        handle = {
+            "SCHEMA": self.loader.schema,
+            "RECORD": self.loader.record,
+            "STATE": self.loader.state_message,
+            "ACTIVATE_VERSION": self.loader.activate_version,
+            "BATCH": self.loader.batch,
+        }[kind]
+        handle(message)
 
     def process_endofpipe(self) -> None:
         """Save the workbook; only then emit the latest STATE."""
@@ -183,7 +179,7 @@ class TargetCalltrackExcel(Target):
             sys.stdout.write(state + "\n")
             sys.stdout.flush()
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def on_termination(self, signum: int) -> None:
         # Unlike the SDK default, never drain or emit STATE: the workbook is unwritten.
         raise Interrupted(signum)
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tap_calltrack.sandbox.callkeeper import Principal, make_principals, universal_id
-from tap_calltrack.sandbox.server import SandboxOptions
-from tap_calltrack.sandbox.world import World
+from calltrack_sandbox.callkeeper import Principal, make_principals, universal_id
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.world import World
 
 VENDOR = "callkeeper"
 FIRST_DAY = dt.date(2024, 3, 1)

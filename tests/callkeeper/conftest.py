@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import pytest
 from callkeeper_helpers import DAYS, FIRST_DAY, Expect
 
-from tap_calltrack.sandbox.callkeeper import CallkeeperApp
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxServer
+from calltrack_sandbox.callkeeper import CallkeeperApp
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.server import SandboxServer
 
 RECORDS = 2400  # about 600 calls per 7 days and owner: user-2 (own + role) gets 2 pages
 

@@ -20,10 +20,16 @@ from tap_calltrack.callkeeper.client import (
     remaining_pages,
     route,
     route_url,
+)
+from tap_calltrack.http import (
+    ApiRequest,
+    AuthError,
+    FatalError,
+    ProtocolError,
+    RetryableError,
     send_exact,
 )
-from tap_calltrack.http import AuthError, FatalError, ProtocolError, RetryableError
-from tap_calltrack.recordings import download
+from tap_calltrack.recordings import save
 from tap_calltrack.settings import Account
 from tap_calltrack.tap import TapCalltrack
 from tap_calltrack.windows import Window
@@ -62,7 +68,9 @@ def test_the_route_is_the_documented_query_string():
 
 def test_a_failure_that_would_quote_the_url_is_replaced_by_one_without_it():
     with requests.Session() as session, pytest.raises(FatalError) as caught:
-        send_exact(session, f"htp://ckct.ru/api/?json/v3/{KEY}/call/get/0/2024-01-01", 1.0)
+        send_exact(session, ApiRequest(
+            "GET", f"htp://ckct.ru/api/?json/v3/{KEY}/call/get/0/2024-01-01", exact_url=True),
+            1.0)
     assert KEY not in str(caught.value) and "InvalidSchema" in str(caught.value)
 
 
@@ -190,6 +198,7 @@ def window(first: dt.date, last: dt.date, zone: str = "Europe/Moscow") -> Window
                   dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tz))
 
 
+@pytest.mark.e2e
 def test_the_route_goes_on_the_wire_byte_for_byte(tap, app, monkeypatch, expect):
     seen: list[str] = []
     handle = app.handle
@@ -208,25 +217,29 @@ def test_the_route_goes_on_the_wire_byte_for_byte(tap, app, monkeypatch, expect)
     assert len(page.records) == expect.count("role-1", day(0), day(6))
 
 
+@pytest.mark.e2e
 def test_records_get_the_account_label_and_utc_time_and_keep_every_value(tap):
     stream = tap.streams["callkeeper_calls"]
     ural = next(a for a in stream.accounts if a.label == "Окна-Урал")
     row = {"universalId": "4", "callTime": "2024-03-01 10:00:00", "utm_source": "-",
            "recordUrl": None, "tags": [], "duration": 0, "referrer": ""}
-    once = stream.post_process(dict(row), ural.context)
-    assert once == {**row, "account": "Окна-Урал", "call_time_utc": "2024-03-01T05:00:00+00:00"}
-    assert stream.post_process(dict(once), ural.context) == once  # the fan-out may repeat it
+    (normalised,) = stream.normalised([dict(row)], ural)
+    assert normalised == {**row, "account": "Окна-Урал",
+                          "call_time_utc": "2024-03-01T05:00:00+00:00"}
+    assert stream.post_process(dict(normalised), ural.context) == normalised
 
 
+@pytest.mark.e2e
 def test_a_value_quoting_the_key_is_masked(tap):
     stream = tap.streams["callkeeper_calls"]
     user = stream.accounts[0]
     key = user.secrets["api_key"]
-    row = stream.post_process({"universalId": "1", "callTime": "2024-03-01 10:00:00",
-                               "recordUrl": f"https://ckct.ru/rec/{key}/1.mp3"}, user.context)
+    (row,) = stream.normalised([{"universalId": "1", "callTime": "2024-03-01 10:00:00",
+                                 "recordUrl": f"https://ckct.ru/rec/{key}/1.mp3"}], user)
     assert key not in json.dumps(row) and row["recordUrl"] == "https://ckct.ru/rec/***/1.mp3"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("url", ["", None, "-"])
 def test_a_call_without_a_recording_has_no_ref(tap, url):
     stream = tap.streams["callkeeper_calls"]
@@ -234,6 +247,7 @@ def test_a_call_without_a_recording_has_no_ref(tap, url):
                                  stream.accounts[0]) == []
 
 
+@pytest.mark.e2e
 def test_a_recording_ref_names_a_safe_path_and_the_call(tap):
     stream = tap.streams["callkeeper_calls"]
     record = {"universalId": "20000000000000042", "recordUrl": "https://rec.example/42.mp3",
@@ -245,20 +259,22 @@ def test_a_recording_ref_names_a_safe_path_and_the_call(tap):
                           "call_time_utc": "2024-03-01T07:00:00+00:00"}
 
 
+@pytest.mark.e2e
 def test_the_recording_of_an_emitted_call_downloads_from_its_record_url(tap, tmp_path):
     stream = tap.streams["callkeeper_calls"]
     user = stream.accounts[0]
     page = stream.fetch_page(user, window(day(0), day(0)), 0)
-    records = [stream.post_process(dict(row), user.context) for row in page.records]
+    records = page.records  # normalised by fetch_page
     refs = [ref for record in records for ref in stream.recording_refs(record, user)]
     assert 0 < len(refs) < len(records)
-    saved = download(stream.http, refs[0], tmp_path, "test")
+    saved = save(stream.http, refs[0], tmp_path, "test").row
     assert saved is not None and saved["bytes"] > 4096
     assert (tmp_path / refs[0].relative_path).read_bytes().startswith(b"ID3")
     assert refs[0].relative_path.startswith("callkeeper/Окна-Север/")
     tap.close()
 
 
+@pytest.mark.e2e
 def test_incorrect_page_for_page_0_is_said_aloud(tap, monkeypatch):
     """Documented pages start at 0: that answer to page 0 would mean missed data."""
     stream = tap.streams["callkeeper_calls"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -39,11 +40,9 @@ DEBUG = {"LOGLEVEL": "DEBUG"}
 
 
 @pytest.fixture(scope="module")
-def ck_sandbox(request: pytest.FixtureRequest) -> SandboxProcess:
-    process = SandboxProcess("--records", str(EXPECT.records), "--days", str(DAYS),
-                             "--first-day", FIRST_DAY.isoformat())
-    request.addfinalizer(process.stop)
-    return process
+def ck_sandbox(start_module_sandbox: Callable[..., SandboxProcess]) -> SandboxProcess:
+    return start_module_sandbox("--records", str(EXPECT.records), "--days", str(DAYS),
+                                "--first-day", FIRST_DAY.isoformat())
 
 
 def ck_config(sandbox: SandboxProcess, first: dt.date, last: dt.date, **callkeeper: object
@@ -91,6 +90,7 @@ def test_the_data_set_has_multi_page_windows_and_windows_of_whole_pages():
         assert EXPECT.full_page_range(slug), slug
 
 
+@pytest.mark.e2e
 def test_every_method_and_shape_extracts_exactly_the_calls_of_the_range(first_run):
     _, run, _ = first_run
     got = by_account(run.records["callkeeper_calls"])
@@ -102,6 +102,7 @@ def test_every_method_and_shape_extracts_exactly_the_calls_of_the_range(first_ru
     assert_unique_keys(run)
 
 
+@pytest.mark.e2e
 def test_pages_are_fetched_exactly_as_far_as_needed(first_run):
     """v3: pages until a short one; legacy: ofPages, fetched together; empty: one request."""
     _, _, stats = first_run
@@ -110,6 +111,7 @@ def test_pages_are_fetched_exactly_as_far_as_needed(first_run):
     assert stats["requests_callkeeper"] == sum(EXPECT.requests(slug, spans) for slug in SLUGS)
 
 
+@pytest.mark.e2e
 def test_an_empty_window_ends_with_no_rows_found_for_every_account(first_run):
     _, run, _ = first_run
     empty = f"window {START}..{START + dt.timedelta(days=WINDOW - 1)} page 0: No rows found"
@@ -117,6 +119,7 @@ def test_an_empty_window_ends_with_no_rows_found_for_every_account(first_run):
         assert f"[{EXPECT.label(slug)}] {empty} (end of data)" in run.stderr, slug
 
 
+@pytest.mark.e2e
 def test_values_are_raw_plus_account_and_utc_time(first_run):
     _, run, _ = first_run
     declared = set(schema_files.load("callkeeper", "calls")["properties"])
@@ -134,6 +137,7 @@ def test_values_are_raw_plus_account_and_utc_time(first_run):
     assert "-" in {r["utm_source"] for r in legacy}
 
 
+@pytest.mark.e2e
 def test_a_role_call_comes_from_the_role_and_the_user_with_role(first_run):
     """Why the primary key is (account, universalId)."""
     _, run, _ = first_run
@@ -144,6 +148,7 @@ def test_a_role_call_comes_from_the_role_and_the_user_with_role(first_run):
     assert run.schemas()["callkeeper_calls"]["key_properties"] == ["account", "universalId"]
 
 
+@pytest.mark.e2e
 def test_state_holds_a_bookmark_per_account_at_the_end_of_its_last_window(first_run):
     config, run, _ = first_run
     partitions = run.final_state["bookmarks"]["callkeeper_calls"]["partitions"]
@@ -154,6 +159,7 @@ def test_state_holds_a_bookmark_per_account_at_the_end_of_its_last_window(first_
     assert_no_key(run, [a["api_key"] for a in config["callkeeper"]["accounts"]])
 
 
+@pytest.mark.e2e
 def test_a_second_run_rereads_only_the_lookback_and_new_days(ck_sandbox, first_run, tmp_path):
     _, first, _ = first_run
     config = ck_config(ck_sandbox, START, END_2)
@@ -170,6 +176,7 @@ def test_a_second_run_rereads_only_the_lookback_and_new_days(ck_sandbox, first_r
     assert_unique_keys(run)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("slug", list(FULL_PAGE_CASES))
 def test_a_full_last_page_is_followed_by_the_accounts_end_signal(ck_sandbox, tmp_path, slug):
     first, last, asked = EXPECT.full_page_range(slug)
@@ -187,6 +194,7 @@ def test_a_full_last_page_is_followed_by_the_accounts_end_signal(ck_sandbox, tmp
     assert_unique_keys(run)
 
 
+@pytest.mark.e2e
 def test_faults_and_refused_accounts_never_leak_a_key(start_sandbox, tmp_path):
     expect = Expect(1400, FIRST_DAY, 14)
     faulty = start_sandbox("--records", "1400", "--days", "14", "--first-day",

@@ -11,8 +11,11 @@ import pytest
 import requests
 from callkeeper_helpers import PAGE, day, values
 
-from tap_calltrack.sandbox.callkeeper import BAD_END, BAD_START
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxServer
+from calltrack_sandbox.callkeeper import BAD_END, BAD_START
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.server import SandboxServer
+
+pytestmark = pytest.mark.e2e
 
 WEEK = f"{day(0)}/{day(6)}"
 

@@ -74,6 +74,7 @@ def test_an_api_url_ending_in_a_question_mark_is_accepted():
     assert parse_accounts(config({"api_key": KEY}, api_url="https://ckct.ru/api/index.php?"))
 
 
+@pytest.mark.e2e
 def test_the_cli_stops_with_one_line_naming_the_setting(tmp_path):
     path = write_json(tmp_path / "config.json", config({"api_key": KEY, "method": "getAll"}))
     result = subprocess.run([console_script("tap-calltrack"), "--config", str(path)],

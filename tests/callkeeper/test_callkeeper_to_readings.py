@@ -18,9 +18,10 @@ import requests
 from callkeeper_helpers import FIRST_DAY, VENDOR, Expect, day, windows
 from support import assert_unique_keys, run_tap
 
+from calltrack_sandbox.callkeeper import universal_id
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.server import SandboxServer
 from tap_calltrack.callkeeper.streams import v1_time, v3_from_v1
-from tap_calltrack.sandbox.callkeeper import universal_id
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxServer
 from tap_calltrack.settings import Account
 from tap_calltrack.tap import TapCalltrack
 from tap_calltrack.windows import Window
@@ -118,6 +119,7 @@ def test_v1_rows_without_a_time_arrive_once_and_never_stop_the_run(start_sandbox
     assert all(r["callTime"] is None or r["call_time_utc"] for r in rows)
 
 
+@pytest.mark.e2e
 def test_the_sandbox_plays_each_reading_of_to():
     """The same route; exclusive leaves out the ``to`` day, inclusive has it."""
     counts = {}

@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from support import assert_unique_keys, run_tap
 
-from tap_calltrack.sandbox.world import World
+from calltrack_sandbox.world import World
 from tap_calltrack.windows import parse_utc
+
+pytestmark = pytest.mark.e2e
 
 RECORDS = 12_000  # calls per site over 60 days: about 1,400 per 7-day window, 2 pages
 DAYS = 60
@@ -19,12 +21,8 @@ START, END = dt.date(2024, 1, 2), dt.date(2024, 1, 17)  # 3 windows of calls/dea
 
 
 @pytest.fixture(scope="module")
-def big_sandbox(request: pytest.FixtureRequest):
-    from support import SandboxProcess
-
-    process = SandboxProcess("--records", str(RECORDS), "--days", str(DAYS))
-    request.addfinalizer(process.stop)
-    return process
+def big_sandbox(start_module_sandbox):
+    return start_module_sandbox("--records", str(RECORDS), "--days", str(DAYS))
 
 
 def config_for(sandbox, first: dt.date = START, last: dt.date = END, **calltouch):

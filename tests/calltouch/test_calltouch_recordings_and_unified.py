@@ -6,9 +6,12 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+import pytest
 from support import assert_unique_keys, run_tap
 
-from tap_calltrack.sandbox.world import World, record_bytes
+from calltrack_sandbox.world import World, record_bytes
+
+pytestmark = pytest.mark.e2e
 
 START, END = dt.date(2024, 1, 3), dt.date(2024, 1, 12)
 

@@ -8,8 +8,11 @@ import time
 import pytest
 import requests
 
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxServer
-from tap_calltrack.sandbox.world import World
+from calltrack_sandbox.protocol import SandboxOptions
+from calltrack_sandbox.server import SandboxServer
+from calltrack_sandbox.world import World
+
+pytestmark = pytest.mark.e2e
 
 API = "/calls-service/RestAPI"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_calltrack.calltouch.streams import checked_statistic
+from tap_calltrack.calltouch.client import checked_statistic
 from tap_calltrack.http import ProtocolError
 
 

@@ -1,8 +1,7 @@
-"""Comagic fixtures: one sandbox process per test module, reset before each test."""
+"""Comagic fixtures: the module's sandbox process, reset before each test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -48,15 +47,9 @@ class ComagicSandbox:
         self.process.reset()
 
 
-@pytest.fixture(scope="module")
-def comagic_process() -> Iterator[SandboxProcess]:
-    process = SandboxProcess()
-    yield process
-    process.stop()
-
-
 @pytest.fixture
-def comagic(comagic_process: SandboxProcess) -> ComagicSandbox:
-    sandbox = ComagicSandbox(comagic_process)
-    sandbox.reset()
-    return sandbox
+def comagic(sandbox: SandboxProcess) -> ComagicSandbox:
+    """The module's default sandbox (tests/conftest.py), reset before each test."""
+    controlled = ComagicSandbox(sandbox)
+    controlled.reset()
+    return controlled

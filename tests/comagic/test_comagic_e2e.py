@@ -21,8 +21,8 @@ from support import (
     write_json,
 )
 
-from tap_calltrack.sandbox.comagic import BIG_DAY
-from tap_calltrack.sandbox.world import World
+from calltrack_sandbox.comagic.accounts import BIG_DAY
+from calltrack_sandbox.world import World
 from tap_calltrack.windows import canonical_utc, local_midnight
 
 pytestmark = pytest.mark.e2e

@@ -5,14 +5,15 @@ the sandbox's tables equal to them, both readings of get.campaign_daily_stat's a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support import SandboxProcess, run_tap
 
+from calltrack_sandbox.comagic.methods import METHODS
 from tap_calltrack.comagic.client import TAP_FIELDS
 from tap_calltrack.comagic.streams import STREAMS
-from tap_calltrack.sandbox.comagic import METHODS
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "comagic_documented_fields.json"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "comagic"
@@ -61,26 +62,26 @@ def test_the_sandbox_field_tables_are_the_documented_ones(method):
     assert not set(spec.extras) & set(documented)  # extras: public clients' readings only
 
 
-def stat_records(tmp_path: Path, *quirks: str) -> list[dict]:
-    sandbox = SandboxProcess("--records", "30", "--days", "7", *quirks)
-    try:
-        config = sandbox.config(calltouch=None, callkeeper=None, start_date="2024-01-02",
-                                end_date="2024-01-04", lookback_days=0)
-        run = run_tap(config, tmp_path, streams={"comagic_campaign_daily_stat"})
-    finally:
-        sandbox.stop()
+def stat_records(start_sandbox: Callable[..., SandboxProcess], tmp_path: Path, *quirks: str
+                 ) -> list[dict]:
+    sandbox = start_sandbox("--records", "30", "--days", "7", *quirks)
+    config = sandbox.config(calltouch=None, callkeeper=None, start_date="2024-01-02",
+                            end_date="2024-01-04", lookback_days=0)
+    run = run_tap(config, tmp_path, streams={"comagic_campaign_daily_stat"})
     assert run.returncode == 0, run.stderr[-2000:]
     return sorted(run.records["comagic_campaign_daily_stat"],
                   key=lambda r: (r["app_id"], r["site_id"], r["date"], r["dimension_key"]))
 
 
 @pytest.mark.e2e
-def test_campaign_statistics_read_the_same_under_both_envelopes_and_spellings(tmp_path):
+def test_campaign_statistics_read_the_same_under_both_envelopes_and_spellings(start_sandbox,
+                                                                              tmp_path):
     """Bare list + ``campain_id`` (the docs' example), ``result.data`` + ``campaign_id``
     (the docs' table and envelope), and an API knowing only ``campain_id``: same records."""
-    example = stat_records(tmp_path / "a")
-    table = stat_records(tmp_path / "b", "--quirks", "comagic-stat-data,comagic-stat-campaign-id")
-    only = stat_records(tmp_path / "c", "--quirks", "comagic-stat-campain-only")
+    example = stat_records(start_sandbox, tmp_path / "a")
+    table = stat_records(start_sandbox, tmp_path / "b", "--quirks",
+                         "comagic-stat-data,comagic-stat-campaign-id")
+    only = stat_records(start_sandbox, tmp_path / "c", "--quirks", "comagic-stat-campain-only")
     assert example and example == table == only
     assert all(row["campaign_id"] is not None and "campain_id" not in row for row in example)
     assert {type(row["banner_group_id"]) for row in example} <= {str, type(None)}

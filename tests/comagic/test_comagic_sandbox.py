@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
-from tap_calltrack.sandbox.comagic import BIG_DAY, METHODS, ComagicApp
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxRequest
-from tap_calltrack.sandbox.world import World
+from calltrack_sandbox.comagic.accounts import BIG_DAY
+from calltrack_sandbox.comagic.app import ComagicApp
+from calltrack_sandbox.comagic.methods import METHODS
+from calltrack_sandbox.protocol import SandboxOptions, SandboxRequest
+from calltrack_sandbox.world import World
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from calltrack_sandbox.comagic.methods import METHODS
 from tap_calltrack.comagic.client import ReportPage, ReportWalk, Slice, refused_fields
 from tap_calltrack.comagic.rpc import (
     Answer,
@@ -30,7 +31,6 @@ from tap_calltrack.http import (
     RetryableError,
     StreamUnavailable,
 )
-from tap_calltrack.sandbox.comagic import METHODS
 from tap_calltrack.schema_files import load
 from tap_calltrack.settings import Account, ConfigError, fingerprint
 from tap_calltrack.windows import Window

@@ -27,6 +27,8 @@ from excel_helpers import (
     target_command,
 )
 
+pytestmark = pytest.mark.e2e
+
 SIMPLE = {"id": {"type": "integer"}, "text": {"type": ["string", "null"]}}
 
 

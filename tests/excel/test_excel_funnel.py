@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from excel_helpers import (
     CALLS_KEYS,
     CALLS_PROPERTIES,
@@ -80,6 +81,7 @@ def test_each_stream_adds_what_the_rule_says() -> None:
     assert fact("calltouch_daily_stats", {"date": "2024-01-01"}) is None
 
 
+@pytest.mark.e2e
 def test_funnel_sheet_sums_per_month_and_campaign(tmp_path: Path) -> None:
     messages = [
         schema_msg("calls", CALLS_PROPERTIES, CALLS_KEYS),

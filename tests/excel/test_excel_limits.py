@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import openpyxl
+import pytest
 from excel_helpers import (
     child_env,
     read_calamine,
@@ -17,6 +18,8 @@ from excel_helpers import (
     state_msg,
     target_command,
 )
+
+pytestmark = pytest.mark.e2e
 
 SIMPLE = {"id": {"type": "integer"}, "text": {"type": ["string", "null"]}}
 OPEN_FILES = 64

@@ -73,3 +73,20 @@ def test_utc_columns_show_utc_and_local_columns_name_their_zone(tmp_path: Path) 
     )  # fmt: skip
     assert rows[2][3] == "garbled"
     assert rows[3][3] == "01/02/2024 09:46:25"  # ambiguous without its UTC instant
+
+
+def test_an_epoch_number_beside_its_utc_column_is_not_called_a_local_time(
+    tmp_path: Path,
+) -> None:
+    # Calltouch leads: `date` is epoch milliseconds (integer or string), `date_utc` its instant.
+    path = tmp_path / "out.xlsx"
+    props = {"requestId": {"type": "integer"}, "date": {"type": ["integer", "string", "null"]},
+             "date_utc": DT}
+    record = {"requestId": 1, "date": 1704093998000, "date_utc": "2024-01-01T07:26:38+00:00"}
+    run_target(
+        {"output_path": str(path), "report_sheets": False},
+        singer_lines([schema_msg("leads", props, ["requestId"]), record_msg("leads", record)]),
+    )
+    rows = list(openpyxl.load_workbook(path)["leads"].values)
+    assert rows == [("requestId", "date_utc", "date"),
+                    (1, UTC(2024, 1, 1, 7, 26, 38), 1704093998000)]

@@ -305,7 +305,8 @@ def check_vendor_fallback(tmp_path: Path) -> None:
     assert campaigns == [[dt.datetime(2024, 5, 1), "google", "cpc", "=x", 3, 0, 0, 0, 3]]
     about = {row[0]: row[1] for row in sheets["About"] if len(row) > 1 and row[0]}
     assert (
-        about["Call data from"] == "vendor call streams (calltouch_calls) via tap_calltrack.unified"
+        about["Call data from"]
+        == "vendor call streams (calltouch_calls) via tap_calltrack.call_mapping"
     )
 
 
@@ -450,7 +451,6 @@ def test_a_failing_vendor_mapping_is_counted_not_fatal(
 
 
 def test_real_unified_mapping_of_calltouch_calls(tmp_path: Path) -> None:
-    pytest.importorskip("tap_calltrack.unified")
     props = {
         "site_id": {"type": "integer"},
         "callId": {"type": ["integer", "string"]},

@@ -77,6 +77,7 @@ def test_waits_above_max_wait_seconds_fail_the_stream_instead_of_sleeping(tmp_pa
     assert {r["account"] for r in run.records["comagic_goals"]} == {"Alpha"}
 
 
+@pytest.mark.e2e
 def test_bodies_above_the_cap_are_refused_while_streaming():
     big = b"[" + b'{"a": 1},' * 20_000 + b'{"a": 1}]'
 

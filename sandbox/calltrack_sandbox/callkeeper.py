@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxRequest, SandboxResponse
-from tap_calltrack.sandbox.world import CallFacts, World, record_bytes, stable_int
+from calltrack_sandbox.protocol import SandboxOptions, SandboxRequest, SandboxResponse
+from calltrack_sandbox.world import CallFacts, World, record_bytes, stable_int
 
 PREFIX = "/callkeeper"
 API_PATHS = frozenset({"/api/", "/api", "/api/index.php"})

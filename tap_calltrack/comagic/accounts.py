@@ -10,29 +10,26 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tap_calltrack.comagic.rpc import metadata_of
 from tap_calltrack.comagic.session import AccountSession
 from tap_calltrack.http import AuthError, FatalError, LimitExceeded, QuotaExhausted
-from tap_calltrack.settings import Account
-
-if TYPE_CHECKING:
-    from tap_calltrack.tap import TapCalltrack
+from tap_calltrack.runtime import VendorRuntime
+from tap_calltrack.settings import Account, ContextKey, context_key
 
 T = TypeVar("T")
 PAGE = 10_000
-MAX_LIST_OFFSET = 100_000  # the API's largest offset (NOTES 2.1)
+MAX_LIST_OFFSET = 100_000  # the API's largest offset (docs/notes.md 2.1)
 CUSTOMER_USER_FIELDS = ["id", "login", "description", "name", "customer_id"]
 # What get.customer_users answers a user that is not an agent is undocumented: read
 # these as "no clients" (the sandbox answers an empty list).
 NOT_AN_AGENCY = frozenset({"forbidden", "method_component_disabled", "method_not_found"})
 # get.account with a client's user_id (as the public comagic-data-api-sdk calls it) tells
-# the client's own zone; NOTES 2 lists only access_token for it, so a refusal of user_id is
+# the client's own zone; docs/notes.md 2 lists only access_token for it, so a refusal of user_id is
 # plausible: any of these means "the API tells no client zone" (docs/comagic.md, Agencies).
 CLIENT_ACCOUNT_REFUSALS = frozenset({"unexpected_parameters", "invalid_parameter_value",
                                      "forbidden", "parameter_component_disabled",
@@ -49,18 +46,20 @@ class Scope:
     user_id: int | None = None
 
     def params(self) -> dict[str, Any]:
-        """Client methods of an agency name the client (NOTES 2.0, agents)."""
+        """Client methods of an agency name the client (docs/notes.md 2.0, agents)."""
         return {} if self.user_id is None else {"user_id": self.user_id}
 
 
-class ComagicRuntime:
-    def __init__(self, tap: TapCalltrack) -> None:
-        self.tap = tap
-        self.http = tap.vendor_http("comagic")
-        self.logger = logging.getLogger(f"{tap.name}.comagic")
+class ComagicAccounts:
+    """The run's one view of the configured Comagic accounts (``runtime.shared``)."""
+
+    def __init__(self, runtime: VendorRuntime) -> None:
+        self.http = runtime.http
+        self.run_status = runtime.run.status
+        self.logger = logging.getLogger("tap-calltrack.comagic")
         self._sessions: dict[str, AccountSession] = {}
         self._cache: dict[tuple[str, ...], Any] = {}
-        self._scopes: dict[tuple, Scope] = {}
+        self._scopes: dict[ContextKey, Scope] = {}
         self._lock = threading.RLock()
         self.http.on_close(self.close)  # log out at the end of the run
 
@@ -81,7 +80,8 @@ class ComagicRuntime:
             value = self._cache[key]
         if isinstance(value, BaseException):
             raise value
-        return value
+        computed: T = value
+        return computed
 
     def session(self, account: Account) -> AccountSession:
         with self._lock:
@@ -139,7 +139,7 @@ class ComagicRuntime:
             if told is not None:
                 return told
         # No answer, or the agency's own account (the API ignored user_id): no client zone.
-        configured = account.options.get("client_timezones", {}).get(user_id)
+        configured: ZoneInfo | None = account.options.get("client_timezones", {}).get(user_id)
         if configured is not None:
             return configured
         self.logger.warning(
@@ -214,14 +214,14 @@ class ComagicRuntime:
             options={**account.options, "user_id": user_id, "agency": account})
         unknown = listed and row is None
         if unknown:
-            self.tap.run_status.fail_account(client, AuthError(
+            self.run_status.fail_account(client, AuthError(
                 f"user_id {user_id} is not a client of this agency (get.customer_users does "
                 f"not list it); check {account.options['setting']}.user_ids"))
         else:
             try:
                 zone = self.client_timezone(account, user_id, local.timezone)
             except AuthError as exc:  # e.g. the client's IP whitelist: that client stops
-                self.tap.run_status.fail_account(client, exc)
+                self.run_status.fail_account(client, exc)
             else:
                 client = dataclasses.replace(client, timezone=zone)
         return Scope(client, account, (row or {}).get("customer_id") or agency_app_id, user_id)
@@ -240,7 +240,7 @@ class ComagicRuntime:
         return scopes
 
     def _report(self, account: Account, exc: Exception) -> None:
-        run = self.tap.run_status
+        run = self.run_status
         if isinstance(exc, QuotaExhausted):
             if "comagic" not in run.exhausted_vendors:
                 run.exhaust_vendor("comagic", exc)
@@ -255,12 +255,8 @@ class ComagicRuntime:
         return scope
 
 
-def context_key(context: Mapping[str, Any]) -> tuple:
-    return tuple(sorted(context.items()))
-
-
 def rows_of(result: Any) -> list[dict[str, Any]]:
-    """``result.data``, or ``result`` itself when it is a bare list (NOTES quirk 23)."""
+    """``result.data``, or ``result`` itself when it is a bare list (docs/notes.md quirk 23)."""
     data = result.get("data") if isinstance(result, Mapping) else result
     if isinstance(data, Mapping):
         return [dict(data)]
@@ -272,16 +268,3 @@ def total_of(result: Any) -> int | None:
     metadata = metadata_of(result)
     total = metadata.get("total_items") if isinstance(metadata, Mapping) else None
     return total if isinstance(total, int) and not isinstance(total, bool) else None
-
-
-_RUNTIMES: weakref.WeakKeyDictionary[Any, ComagicRuntime] = weakref.WeakKeyDictionary()
-_RUNTIMES_LOCK = threading.Lock()
-
-
-def runtime_for(tap: TapCalltrack) -> ComagicRuntime:
-    """The one runtime of a tap instance."""
-    with _RUNTIMES_LOCK:
-        runtime = _RUNTIMES.get(tap)
-        if runtime is None:
-            runtime = _RUNTIMES[tap] = ComagicRuntime(tap)
-        return runtime

@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tap_calltrack.sandbox.server import SandboxOptions, SandboxRequest, SandboxResponse
-from tap_calltrack.sandbox.world import CallFacts, World, record_bytes, stable_int
+from calltrack_sandbox.protocol import SandboxOptions, SandboxRequest, SandboxResponse
+from calltrack_sandbox.world import CallFacts, World, record_bytes, stable_int
 
 PREFIX = "/calltouch"
 BASE = "/calls-service/RestAPI"
@@ -260,7 +260,9 @@ class CalltouchApp:
         if paging is None and first != last:
             raise BadRequest(400, "Without page and limit calls can be selected for one day only")
         calls = self.selected_calls(site, first, last, query)
-        render = lambda facts: self.call_record(site, facts, query)  # noqa: E731
+        def render(facts: CallFacts) -> dict[str, Any]:
+            return self.call_record(site, facts, query)
+
         if paging is None:
             return SandboxResponse.json([render(facts) for facts in calls])
         return SandboxResponse.json(self.paged(calls, *paging, render=render))
@@ -484,7 +486,9 @@ class CalltouchApp:
         deals = [f for f in self.world.calls_between("calltouch-deals", str(site.site_id),
                                                      first, last)
                  if all_origins or f.index % 10 == 0]
-        render = lambda facts: self.order_record(site, facts, query)  # noqa: E731
+        def render(facts: CallFacts) -> dict[str, Any]:
+            return self.order_record(site, facts, query)
+
         if paging is None:
             return SandboxResponse.json({"records": [render(f) for f in deals]})
         return SandboxResponse.json(self.paged(deals, *paging, render=render))

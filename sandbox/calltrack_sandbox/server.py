@@ -20,104 +20,22 @@ import sys
 import threading
 import time
 from collections import Counter, OrderedDict, defaultdict, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-import msgspec
+from calltrack_sandbox.callkeeper import CallkeeperApp
+from calltrack_sandbox.calltouch import CalltouchApp
+from calltrack_sandbox.comagic.app import ComagicApp
+from calltrack_sandbox.protocol import (
+    QUIRKS,
+    SandboxOptions,
+    SandboxRequest,
+    SandboxResponse,
+    VendorApp,
+)
 
-from tap_calltrack.sandbox.world import World
-
-_ENCODER = msgspec.json.Encoder()  # the sandbox must outrun the tap it is measured with
 FAULT_KINDS = ("429", "5xx", "reset", "timeout", "garbage", "html")
-
-
-@dataclass
-class SandboxRequest:
-    method: str
-    path: str  # without the vendor prefix
-    raw_query: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-    client: str
-    base_url: str  # e.g. http://127.0.0.1:8765
-
-
-@dataclass
-class SandboxResponse:
-    status: int
-    body: bytes
-    content_type: str = "application/json;charset=UTF-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, payload: Any, status: int = 200, **headers: str) -> SandboxResponse:
-        return cls(status, _ENCODER.encode(payload), headers=headers)
-
-    @classmethod
-    def html(cls, text: str, status: int = 200) -> SandboxResponse:
-        page = f"<!DOCTYPE html><html><head><title>{text}</title></head><body>{text}</body></html>"
-        return cls(status, page.encode(), "text/html; charset=UTF-8")
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-
-class VendorApp(Protocol):
-    """A vendor emulator: the paths under its prefix, its accounts and its error shapes."""
-
-    prefix: str
-
-    def handle(self, request: SandboxRequest) -> SandboxResponse: ...
-
-    def too_many_requests(self, retry_after: str) -> SandboxResponse: ...
-
-    def tap_config(self, base_url: str) -> dict[str, Any]: ...
-
-
-@dataclass
-class SandboxOptions:
-    port: int = 0
-    seed: int = 1
-    latency_ms: float = 0.0
-    rate_limit: float = 0.0  # requests per second per client and vendor; 0 = none
-    records: int = 300  # calls per account over the data span
-    faults: dict[str, float] = field(default_factory=dict)
-    timeout_ms: float = 5000.0  # how long a "timeout" fault stalls
-    accounts: int = 2
-    first_day: dt.date = dt.date(2024, 1, 1)
-    days: int = 91
-    access_log: bool = False
-    calltouch_points: int = 0  # successful requests per Calltouch site; 0 = unlimited
-    cache_pages: int = 0  # answers kept for repeated GETs (benchmarks); 0 = none
-    #: Readings of what the vendors' documents leave open, switched on per run (QUIRKS;
-    #: docs/fidelity.md lists each with its source).
-    quirks: frozenset[str] = frozenset()
-    callkeeper_to: str = "inclusive"  # how CallKeeper reads a Y-m-d {to}: the doc is unclear
-    callkeeper_v1_null_times: bool = False  # every tenth v1 row without timeStart (doc example)
-
-    @property
-    def world(self) -> World:
-        return World(self.seed, self.records, self.first_day, self.days)
-
-
-QUIRKS: dict[str, str] = {
-    "comagic-documented-fields": "Comagic refuses fields its docs do not list, even those "
-                                 "public clients request",
-    "comagic-stat-data": "get.campaign_daily_stat answers result.data with metadata "
-                         "(default: a bare list, as the docs' example)",
-    "comagic-stat-campaign-id": "get.campaign_daily_stat names the field campaign_id, as the "
-                                "docs' table (default: campain_id, as the docs' example)",
-    "comagic-stat-campain-only": "get.campaign_daily_stat refuses campaign_id and knows only "
-                                 "campain_id",
-    "comagic-numeric-record-ids": "call_records ids are numbers (default: strings)",
-    "calltouch-strict-flags": "Calltouch takes only lower-case 'true' as a set flag "
-                              "(default: true and True)",
-}
 
 
 def parse_quirks(spec: str | None) -> frozenset[str]:
@@ -417,32 +335,8 @@ class SandboxServer:
 
 
 def default_apps(options: SandboxOptions) -> list[VendorApp]:
-    """Every vendor app that exists (each module registers one factory)."""
-    apps: list[VendorApp] = []
-    for factory in APP_FACTORIES:
-        apps.append(factory(options))
-    return apps
-
-
-def _calltouch(options: SandboxOptions) -> VendorApp:
-    from tap_calltrack.sandbox.calltouch import CalltouchApp
-
-    return CalltouchApp(options)
-
-
-def _callkeeper(options: SandboxOptions) -> VendorApp:
-    from tap_calltrack.sandbox.callkeeper import CallkeeperApp
-
-    return CallkeeperApp(options)
-
-
-def _comagic(options: SandboxOptions) -> VendorApp:
-    from tap_calltrack.sandbox.comagic import ComagicApp
-
-    return ComagicApp(options)
-
-
-APP_FACTORIES: list[Callable[[SandboxOptions], VendorApp]] = [_calltouch, _callkeeper, _comagic]
+    """Every vendor app that exists, one per vendor module."""
+    return [CalltouchApp(options), CallkeeperApp(options), ComagicApp(options)]
 
 
 def main(argv: list[str] | None = None) -> None:

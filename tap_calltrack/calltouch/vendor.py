@@ -1,0 +1,15 @@
+"""What Calltouch contributes to the tap: its settings section, accounts and streams."""
+
+from __future__ import annotations
+
+from tap_calltrack.calltouch.settings import DEFAULT_LIMITS, SETTINGS, parse_accounts
+from tap_calltrack.calltouch.streams import STREAMS
+from tap_calltrack.settings import Vendor
+
+VENDOR = Vendor(
+    name="calltouch",
+    settings=SETTINGS,
+    default_limits=DEFAULT_LIMITS,
+    parse_accounts=parse_accounts,
+    stream_classes=tuple(STREAMS),
+)
