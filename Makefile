@@ -35,11 +35,18 @@ $(VENV)/.installed: pyproject.toml sandbox/pyproject.toml
 $(MELTANO):
 	$(PYTHON) -m venv $(MELTANO_VENV)
 	$(MELTANO_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano==$(MELTANO_VERSION)"
+	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano[postgres]==$(MELTANO_VERSION)"
+
+# The postgres extra brings psycopg 3, the driver of a shared PostgreSQL system database
+# (MELTANO_DATABASE_URI=postgresql+psycopg://...; README, One job per client or shard); a
+# rule of its own so that a .venv-meltano made before it gets the driver too.
+$(MELTANO_VENV)/.postgres-driver: $(MELTANO)
+	$(MELTANO_VENV)/bin/python -m pip install --quiet "meltano[postgres]==$(MELTANO_VERSION)"
+	touch $@
 
 # Meltano's own plugin venvs (.meltano/): the tap and the Excel target from this folder,
 # target-jsonl and target-postgres from PyPI.
-$(MELTANO_VENV)/.plugins: $(MELTANO) meltano.yml pyproject.toml
+$(MELTANO_VENV)/.plugins: $(MELTANO) $(MELTANO_VENV)/.postgres-driver meltano.yml pyproject.toml
 	$(MELTANO) install
 	touch $@
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-BENCHMARKS = ("bench_ceiling.py", "bench_accounts.py", "bench_throughput.py", "bench_excel.py",
-              "bench_memory.py")
+BENCHMARKS = ("bench_ceiling.py", "bench_accounts.py", "bench_comagic_quota.py",
+              "bench_throughput.py", "bench_excel.py", "bench_memory.py", "bench_rss_accounts.py")
 for name in BENCHMARKS:
     print(f"== {name}", flush=True)
     subprocess.run([sys.executable, str(HERE / name)], cwd=HERE, check=False)
