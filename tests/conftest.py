@@ -16,9 +16,8 @@ from postgres import PostgresServer, server_bin
 from support import SandboxProcess
 
 
-@pytest.fixture
-def start_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
-    """Start sandboxes with CLI arguments; all are stopped after the test."""
+def sandbox_starter() -> Iterator[Callable[..., SandboxProcess]]:
+    """Start sandboxes with CLI arguments; all are stopped when the fixture ends."""
     started: list[SandboxProcess] = []
 
     def start(*args: str) -> SandboxProcess:
@@ -29,21 +28,18 @@ def start_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
     yield start
     for sandbox in started:
         sandbox.stop()
+
+
+@pytest.fixture
+def start_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
+    """Sandboxes of one test."""
+    yield from sandbox_starter()
 
 
 @pytest.fixture(scope="module")
 def start_module_sandbox() -> Iterator[Callable[..., SandboxProcess]]:
-    """Start sandboxes shared by a test module (module fixtures); stopped after the module."""
-    started: list[SandboxProcess] = []
-
-    def start(*args: str) -> SandboxProcess:
-        sandbox = SandboxProcess(*args)
-        started.append(sandbox)
-        return sandbox
-
-    yield start
-    for sandbox in started:
-        sandbox.stop()
+    """Sandboxes shared by a test module (module fixtures); stopped after the module."""
+    yield from sandbox_starter()
 
 
 @pytest.fixture(scope="module")

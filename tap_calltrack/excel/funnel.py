@@ -105,29 +105,28 @@ def _nested(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _lead_fact(record: Mapping[str, Any], tz: ZoneInfo) -> FunnelFact:
-    session = _nested(record, "session")
+def _attributed_fact(record: Mapping[str, Any], tz: ZoneInfo, attribution: str,
+                     **counts: Any) -> FunnelFact:
+    """A Calltouch lead or deal, attributed by its ``session`` or ``visit`` object."""
+    origin = _nested(record, attribution)
     return FunnelFact(
         month_of(record.get("date_utc"), tz),
-        _label(session.get("source")),
-        _label(session.get("medium")),
-        _label(session.get("utmCampaign")),
-        leads=1,
+        _label(origin.get("source")),
+        _label(origin.get("medium")),
+        _label(origin.get("utmCampaign")),
+        **counts,
     )
+
+
+def _lead_fact(record: Mapping[str, Any], tz: ZoneInfo) -> FunnelFact:
+    return _attributed_fact(record, tz, "session", leads=1)
 
 
 def _deal_fact(record: Mapping[str, Any], tz: ZoneInfo) -> FunnelFact | None:
     if _is_true(record.get("isDeleted")):
         return None
-    visit = _nested(record, "visit")
-    return FunnelFact(
-        month_of(record.get("date_utc"), tz),
-        _label(visit.get("source")),
-        _label(visit.get("medium")),
-        _label(visit.get("utmCampaign")),
-        deals=1,
-        revenue=_amount(record.get("completedAmount")),
-    )
+    return _attributed_fact(record, tz, "visit", deals=1,
+                            revenue=_amount(record.get("completedAmount")))
 
 
 def has_sale(record: Mapping[str, Any]) -> bool:
