@@ -12,7 +12,9 @@ import yaml
 from support import console_script
 
 ROOT = Path(__file__).resolve().parent.parent
-MELTANO = os.environ.get("CALLTRACK_MELTANO", str(ROOT / ".venv-meltano" / "bin" / "meltano"))
+# A relative CALLTRACK_MELTANO (the Makefile's) is relative to the repository: tests run
+# Meltano from other folders too (tests/test_shared_state.py).
+MELTANO = str(ROOT / os.environ.get("CALLTRACK_MELTANO", ".venv-meltano/bin/meltano"))
 
 if not Path(MELTANO).exists():
     if os.environ.get("CALLTRACK_REQUIRE_MELTANO"):
