@@ -304,14 +304,11 @@ class VendorHttp:
                 self._hold_until = until
                 LOGGER.info("%s: pausing requests for %.1f s: %s", self.vendor, seconds, reason)
 
-    def _wait_for_hold(self) -> None:
+    def _take_slot(self) -> None:
+        """Wait for this request's turn (a quota hold, then the even pace)."""
         wait = self._hold_until - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-
-    def _take_slot(self) -> None:
-        """Wait for this request's turn (a quota hold, then the even pace)."""
-        self._wait_for_hold()
         self._pacer.wait()
 
     def check_wait(self, seconds: float, reason: str) -> None:

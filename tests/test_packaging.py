@@ -16,19 +16,24 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def fresh_venv_with(wheel: Path, env_dir: Path) -> tuple[Path, Path]:
+    """A new venv holding ``wheel``; it borrows the dependencies (not this checkout: no
+    .pth of the editable installs is processed from a plain path entry). The venv and its
+    site-packages."""
+    venv.create(env_dir, with_pip=False)
+    fresh_site = next(env_dir.glob("lib/python*/site-packages"))
+    (fresh_site / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"),
+                    "install", "--no-deps", "-q", str(wheel)], check=True)
+    return env_dir, fresh_site
+
+
 @pytest.mark.e2e
 def test_wheel_install_discovers_every_stream_with_its_schema(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
                     "-q", "-w", str(tmp_path / "dist"), str(ROOT)], check=True)
     wheel = next((tmp_path / "dist").glob("tap_calltrack-*.whl"))
-    env_dir = tmp_path / "fresh"
-    venv.create(env_dir, with_pip=False)
-    fresh_site = next(env_dir.glob("lib/python*/site-packages"))
-    # The fresh venv borrows the dependencies (not this checkout: no .pth of the editable
-    # install is processed from a plain path entry) and gets the package from the wheel.
-    (fresh_site / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"),
-                    "install", "--no-deps", "-q", str(wheel)], check=True)
+    env_dir, fresh_site = fresh_venv_with(wheel, tmp_path / "fresh")
     assert (fresh_site / "tap_calltrack" / "schemas" / "calls.json").exists()
     tap = str(env_dir / "bin" / "tap-calltrack")
     about = json.loads(subprocess.run([tap, "--about", "--format", "json"], cwd=tmp_path,
@@ -91,13 +96,7 @@ def test_the_sandbox_wheel_runs_on_its_own_without_the_tap(tmp_path):
     assert "calltrack_sandbox/comagic/app.py" in names
     assert not [name for name in names if name.startswith("tap_calltrack")]
     assert "calltrack-sandbox = calltrack_sandbox.server:main" in entry_points
-    env_dir = tmp_path / "fresh"
-    venv.create(env_dir, with_pip=False)
-    fresh_site = next(env_dir.glob("lib/python*/site-packages"))
-    # Dependencies borrowed as above: the editable tap_calltrack is not importable there.
-    (fresh_site / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"),
-                    "install", "--no-deps", "-q", str(wheel)], check=True)
+    env_dir, fresh_site = fresh_venv_with(wheel, tmp_path / "fresh")
     python = str(env_dir / "bin" / "python")
     no_tap = subprocess.run([python, "-c", "import tap_calltrack.tap"], cwd=tmp_path,
                             capture_output=True, text=True)

@@ -61,21 +61,20 @@ class AccountSession:
 
         Retries are VendorHttp's (http.py); this only classifies: a spent minute quota is
         retried once it resets, a refused session token once a new session is open."""
-        sent: list[str] = []
+        sent_token = ""
+        renewals = 0
 
         def request() -> ApiRequest:  # built at each try: the token may have been renewed
-            token = self.token()
-            sent[:] = [token]
-            return self.request(method, {**params, "access_token": token})
-
-        renewals = 0
+            nonlocal sent_token
+            sent_token = self.token()
+            return self.request(method, {**params, "access_token": sent_token})
 
         def refused(error: TokenRejected) -> Exception:
             nonlocal renewals
             if not self.renewable or renewals >= MAX_RENEWALS:
                 return error
             renewals += 1
-            self.forget(sent[0])
+            self.forget(sent_token)
             return TokenRenewed(f"{error}; opening a new session", retry_after=0.0)
 
         return self.http.request(request, self.decoder(soft, refused), what)

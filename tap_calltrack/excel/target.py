@@ -151,6 +151,13 @@ class TargetCalltrackExcel(SdkTarget):
         )
         self.settings = Settings.from_config(self.config)
         self.loader = ExcelLoader(self.settings, self.logger, self.progress_interval_s)
+        self._handlers: dict[str, t.Callable[[dict[str, t.Any]], None]] = {
+            "SCHEMA": self.loader.schema,
+            "RECORD": self.loader.record,
+            "STATE": self.loader.state_message,
+            "ACTIVATE_VERSION": self.loader.activate_version,
+            "BATCH": self.loader.batch,
+        }
         if isinstance(self.message_reader, SingerLineReader):
             self.message_reader.on_abort = self.loader.abort
 
@@ -159,14 +166,7 @@ class TargetCalltrackExcel(SdkTarget):
         """No SDK built-in settings: this target uses no sinks, stream maps or batches."""
 
     def on_message(self, kind: str, message: dict[str, t.Any]) -> None:
-        handle = {
-            "SCHEMA": self.loader.schema,
-            "RECORD": self.loader.record,
-            "STATE": self.loader.state_message,
-            "ACTIVATE_VERSION": self.loader.activate_version,
-            "BATCH": self.loader.batch,
-        }[kind]
-        handle(message)
+        self._handlers[kind](message)
 
     def process_endofpipe(self) -> None:
         """Save the workbook; only then emit the latest STATE."""
